@@ -1,0 +1,35 @@
+"""Device selection: ``cuda`` when present, else ``cpu``; the same code path on both."""
+
+from __future__ import annotations
+
+
+def resolve_device(name: str = "auto"):
+    """Return a ``torch.device`` for ``auto``, ``cpu`` or ``cuda``; error if cuda is asked for but absent."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was requested but torch reports no CUDA device")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def hardware_info() -> dict[str, object]:
+    """What the cell ran on, stored with every result."""
+    import os
+    import platform
+
+    import torch
+
+    info: dict[str, object] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info

@@ -1,0 +1,174 @@
+"""Declared component parameters, their Optuna search spaces and ``name[k=v]`` naming.
+
+A component declares its parameters as class-level ``Param`` objects (as in
+benchopt). Values given in a spec are validated against the declaration, so a
+typo or a wrong type fails before any work starts, naming the component and
+the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .errors import ParameterError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import optuna
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter.
+
+    Attributes:
+        default: value used when the spec does not set one; its type is the
+            parameter's type (bool, int, float or str) unless ``type`` is given.
+        help: one line for ``recsec plugins`` and the leaderboard.
+        choices: allowed values (categorical); also the search space if tuned.
+        low, high: numeric search range for Optuna (inclusive).
+        log: sample the numeric range on a log scale.
+        type: explicit type when the default is ``None``.
+    """
+
+    default: Any
+    help: str = ""
+    choices: Sequence[Any] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    type: type | None = None
+
+    @property
+    def value_type(self) -> type:
+        if self.type is not None:
+            return self.type
+        if self.default is None:
+            return object
+        return type(self.default)
+
+    @property
+    def tunable(self) -> bool:
+        """Whether the parameter declares a search space."""
+        return self.choices is not None or (self.low is not None and self.high is not None)
+
+    def coerce(self, value: Any, where: str) -> Any:
+        """Check ``value`` against the declaration; ``where`` names the field in errors."""
+        t = self.value_type
+        if value is None and self.default is None:
+            return None
+        if t is object:
+            out = value
+        elif t is bool:
+            if not isinstance(value, bool):
+                raise ParameterError(f"{where}: expected true or false, got {value!r}")
+            out = value
+        elif t is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                else:
+                    raise ParameterError(f"{where}: expected an integer, got {value!r}")
+            out = int(value)
+        elif t is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ParameterError(f"{where}: expected a number, got {value!r}")
+            out = float(value)
+            if not math.isfinite(out):
+                raise ParameterError(f"{where}: expected a finite number, got {value!r}")
+        elif t is str:
+            if not isinstance(value, str):
+                raise ParameterError(f"{where}: expected a string, got {value!r}")
+            out = value
+        else:
+            out = value
+        if self.choices is not None and out not in self.choices:
+            allowed = ", ".join(repr(c) for c in self.choices)
+            raise ParameterError(f"{where}: {out!r} is not one of {allowed}")
+        return out
+
+    def suggest(self, trial: "optuna.Trial", name: str) -> Any:
+        """Draw a value from this parameter's search space for an Optuna trial."""
+        if self.choices is not None:
+            return trial.suggest_categorical(name, list(self.choices))
+        if self.low is None or self.high is None:
+            raise ParameterError(f"{name}: no search space declared")
+        if self.value_type is int:
+            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(name, float(self.low), float(self.high), log=self.log)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly description for ``recsec plugins --json`` and reports."""
+        d: dict[str, Any] = {"default": self.default, "type": self.value_type.__name__, "help": self.help}
+        if self.choices is not None:
+            d["choices"] = list(self.choices)
+        if self.low is not None:
+            d["low"], d["high"], d["log"] = self.low, self.high, self.log
+        return d
+
+
+def format_value(v: Any) -> str:
+    """Render a parameter value for an instance name (stable, compact)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, sort_keys=True)
+
+
+def instance_name(name: str, values: dict[str, Any]) -> str:
+    """``lfm[dim=100,lr=0.01]``: the component name with its explicitly set values."""
+    if not values:
+        return name
+    inner = ",".join(f"{k}={format_value(values[k])}" for k in sorted(values))
+    return f"{name}[{inner}]"
+
+
+def parse_instance_name(text: str) -> tuple[str, dict[str, Any]]:
+    """Parse ``name[k=v,k2=v2]`` into ``(name, {k: v})``; values are parsed as TOML scalars."""
+    import tomllib
+
+    text = text.strip()
+    if "[" not in text:
+        return text, {}
+    if not text.endswith("]"):
+        raise ParameterError(f"{text!r}: expected name[key=value,...]")
+    name, inner = text[:-1].split("[", 1)
+    values: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in inner.split(","))):
+        if "=" not in part:
+            raise ParameterError(f"{text!r}: {part!r} is not key=value")
+        k, v = (s.strip() for s in part.split("=", 1))
+        try:
+            values[k] = tomllib.loads(f"v = {v}")["v"]
+        except tomllib.TOMLDecodeError:
+            values[k] = v  # bare word: a string
+    return name.strip(), values
+
+
+@dataclass
+class ParamSet:
+    """Validated values for one component instance (defaults filled in)."""
+
+    declared: dict[str, Param]
+    given: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, owner: str, declared: dict[str, Param], given: dict[str, Any]) -> "ParamSet":
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            known = ", ".join(sorted(declared)) or "none"
+            raise ParameterError(
+                f"{owner}: unknown parameter {', '.join(map(repr, unknown))} (known parameters: {known})"
+            )
+        values = {k: p.default for k, p in declared.items()}
+        clean = {}
+        for k, v in given.items():
+            clean[k] = declared[k].coerce(v, f"{owner}: parameter {k!r}")
+            values[k] = clean[k]
+        return cls(declared, clean, values)

@@ -1,0 +1,1 @@
+"""Conformance test kit for recsec components (for third-party packages too)."""
