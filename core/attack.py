@@ -1,5 +1,11 @@
 """The attack contract.
 
+Metric names stored per cell (flat, dotted; the runner adds the prefixes):
+- ``attack.<m>``: what ``Attack.run`` returns (e.g. ``attack.auc``, ``attack.agr@10``);
+- ``defense.<m>``: what ``Defense.metrics`` returns (detector AUROC, refusals);
+- ``utility.<m>``: the undefended victim on ``split.test`` (``utility.ndcg@10``, ``utility.hr@10``);
+- ``defended.<m>``: the same users served through the defended black-box API.
+
 An attack defines its experimental protocol (how the data is split between
 the victim and the attacker: ``split``), how the victim is served to it
 (``serving``), and runs against the victim through a ``BlackBoxAPI`` only.
@@ -29,6 +35,8 @@ class Attack(Component):
     """
 
     kind: ClassVar[str] = "attack"
+    #: The metric the leaderboard ranks by and ``[tune]`` optimises by default.
+    primary_metric: ClassVar[str] = ""
     families: ClassVar[tuple[str, ...]] = ("general", "sequential")
     metric_directions: ClassVar[dict[str, bool]] = {}
 
