@@ -1,0 +1,105 @@
+"""Cells: one dataset x recommender x attack x defense x seed, with the keys results are cached by."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .attack import Attack
+    from .dataset import Dataset
+    from .defense import Defense
+    from .recommender import Recommender
+    from .spec import Spec
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 of a canonical JSON rendering (sorted keys, no whitespace)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class Cell:
+    """One combination to run; ``config`` is what the result's hash covers."""
+
+    benchmark: str
+    dataset: "Dataset"
+    recommender: "Recommender"
+    attack: "Attack"
+    defense: "Defense"
+    seed: int
+    k: int
+    tune: dict[str, Any] | None = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Identities (name, version, parameters) of everything that determines the result."""
+        return {
+            "benchmark": self.benchmark,
+            "dataset": self.dataset.identity(),
+            "recommender": self.recommender.identity(),
+            "attack": self.attack.identity(),
+            "defense": self.defense.identity(),
+            "seed": self.seed,
+            "k": self.k,
+            "tune": self.tune,
+        }
+
+    @property
+    def config_hash(self) -> str:
+        return stable_hash(self.config)
+
+    @property
+    def victim_key(self) -> str:
+        """Cells with the same victim key share one trained victim.
+
+        The defense enters only when it changes training (``trains_victim``);
+        the attack only through its data protocol (``split_key``).
+        """
+        return stable_hash(
+            {
+                "dataset": self.dataset.identity(),
+                "recommender": self.recommender.identity(),
+                "split": self.attack.split_key(),
+                "training_defense": self.defense.identity() if self.defense.trains_victim else None,
+                "seed": self.seed,
+            }
+        )
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{self.dataset.instance_name} / {self.recommender.instance_name} / "
+            f"{self.attack.instance_name} / {self.defense.instance_name} / seed {self.seed}"
+        )
+
+    def skip_reason(self) -> str | None:
+        """The first reason any component gives for not applying to this combination."""
+        ctx = {"dataset": self.dataset, "recommender": self.recommender, "attack": self.attack, "defense": self.defense}
+        for comp in (self.dataset, self.recommender, self.attack, self.defense):
+            reason = comp.skip(**ctx)
+            if reason:
+                return reason
+        return None
+
+
+def expand(spec: "Spec") -> Iterator[Cell]:
+    """Every cell of the spec, grouped so cells sharing a victim are adjacent."""
+    c = spec.components
+    tune = spec.tune.identity() if spec.tune else None
+    cells = [
+        Cell(spec.name, d, r, a, f, s, spec.k, tune)
+        for d in c["dataset"]
+        for r in c["recommender"]
+        for s in spec.seeds
+        for a in c["attack"]
+        for f in c["defense"]
+    ]
+    # Stable sort by victim: each victim is trained once and can be dropped after its group.
+    order = {}
+    for cell in cells:
+        order.setdefault(cell.victim_key, len(order))
+    yield from sorted(cells, key=lambda cell: order[cell.victim_key])

@@ -1,0 +1,22 @@
+"""Static HTML leaderboard of a recsec results database.
+
+``render_site(session_or_rows, out_dir)`` writes ``index.html``, one page per
+(benchmark, dataset) and one per stored cell, with the shipped stylesheet and
+sort script; see :mod:`recsec.reports.render`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
+__all__ = ["render_site"]
+
+
+def render_site(source: Any, out_dir: "Path | str", title: str = "recsec leaderboard") -> "Path":
+    """Render the site; see :func:`recsec.reports.render.render_site` (imported lazily: Jinja2, SQLAlchemy)."""
+    from .render import render_site as _render_site
+
+    return _render_site(source, out_dir, title)

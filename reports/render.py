@@ -1,0 +1,139 @@
+"""Render the static leaderboard site with Jinja2 (autoescaping on, no external resources).
+
+Layout of the output folder::
+
+    index.html              benchmarks -> datasets, cell counts, runs
+    datasets/<hash>.html    one leaderboard per (benchmark, dataset)
+    cells/<id>.html         one detail page per stored cell
+    style.css, sort.js      shipped assets (package data)
+
+Templates and assets are read through the ``recsec.reports`` package
+(``jinja2.PackageLoader`` and ``importlib.resources``), so they are found from
+an editable install and from an installed wheel alike, whatever the cwd.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .data import ReportData, load
+from .model import Site, build_site, cell_href
+from .stats import Agg, fmt
+
+__all__ = ["render_site", "environment", "ASSETS"]
+
+#: Static files copied verbatim from ``templates/`` into the site root.
+ASSETS: tuple[str, ...] = ("style.css", "sort.js")
+
+
+def _json(value: Any) -> str:
+    """Pretty JSON for display (escaped by the template, like any other text)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _json_compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _when(value: Any) -> str:
+    """``2024-05-01 12:00 UTC``; naive datetimes (SQLite) are taken as UTC."""
+    if not isinstance(value, datetime):
+        return "" if value is None else str(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _sort_value(value: Any) -> str:
+    """A ``data-value`` attribute for sorting: repr of a finite float, else empty."""
+    if isinstance(value, Agg):
+        value = value.mean
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return repr(float(value))
+    return ""
+
+
+def _last_line(text: Any) -> str:
+    """The last non-empty line (a traceback's exception line)."""
+    lines = [line for line in str(text or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment: package loader, autoescape everywhere, strict undefined."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("recsec.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(fmt=fmt, pretty_json=_json, compact_json=_json_compact, when=_when, sort_value=_sort_value, last_line=_last_line)
+    return env
+
+
+def _safe_path(out_dir: Path, relative: str) -> Path:
+    """Resolve ``relative`` under ``out_dir`` and refuse anything that would land outside it."""
+    target = (out_dir / relative).resolve()
+    if out_dir.resolve() not in target.parents:
+        raise ValueError(f"refusing to write outside the site folder: {relative!r}")
+    return target
+
+
+def _write(out_dir: Path, relative: str, text: str) -> None:
+    target = _safe_path(out_dir, relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+
+
+def _copy_assets(out_dir: Path) -> None:
+    folder = resources.files("recsec.reports").joinpath("templates")
+    for name in ASSETS:
+        _write(out_dir, name, folder.joinpath(name).read_text(encoding="utf-8"))
+
+
+def _render_pages(env: jinja2.Environment, site: Site, out_dir: Path, title: str) -> None:
+    from recsec import __version__
+
+    common = {
+        "site_title": title,
+        "version": __version__,
+        "generated": _when(datetime.now(timezone.utc)),
+        "cell_href": cell_href,
+    }
+    _write(out_dir, "index.html", env.get_template("index.html").render(root="", site=site, **common))
+    dataset_tpl = env.get_template("dataset.html")
+    for page in site.pages:
+        _write(out_dir, page.href, dataset_tpl.render(root="../", page=page, **common))
+    cell_tpl = env.get_template("cell.html")
+    for cell in site.cells:
+        _write(out_dir, cell_href(cell), cell_tpl.render(root="../", cell=cell, page=site.page_of_cell.get(cell.id), **common))
+
+
+def render_site(source: Any, out_dir: Path | str, title: str = "recsec leaderboard") -> Path:
+    """Render the leaderboard site into ``out_dir`` and return the path of its ``index.html``.
+
+    Args:
+        source: a SQLAlchemy ``Session`` on a recsec database (all runs, cells,
+            metrics and trials are read), a :class:`~recsec.reports.data.ReportData`,
+            or an iterable of cell dicts keyed by ``Cell``'s column names, each
+            optionally with ``trials`` (list of ``Trial``-like dicts) and ``run``
+            (a ``Run``-like dict).
+        out_dir: the site folder; created if missing. Existing pages are overwritten.
+        title: shown in every page's header.
+    """
+    data: ReportData = load(source)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    site = build_site(data)
+    _render_pages(environment(), site, out, title)
+    _copy_assets(out)
+    return out / "index.html"
+
