@@ -62,11 +62,15 @@ class AttackContext(RunContext):
         victim_factory: builds an untrained recommender of the victim's type and
             parameters (the "attacker knows the algorithm" assumption of shadow
             training); never the victim's weights.
-        fit_context: a RunContext for training attacker-side models.
+        reference_topk: ``(queries, k) -> int64 (B, k)``: the undefended
+            victim's true lists, outside the budget and the defense. For scoring
+            only (agreement of a stolen model with the real one); an attack must
+            never learn from it.
         extras: anything else the runner provides (documented where used).
     """
 
     split: "Split | None" = None
     n_items: int = 0
     victim_factory: "Callable[[], Recommender] | None" = None
+    reference_topk: "Callable[[Any, int], Any] | None" = None
     extras: dict[str, Any] = field(default_factory=dict)

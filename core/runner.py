@@ -244,6 +244,7 @@ class Runner:
             split=split,
             n_items=victim.n_items,
             victim_factory=lambda: fresh_copy(cell.recommender).to(self.device),
+            reference_topk=lambda queries, k: victim.topk(queries, k),
         )
         api = BlackBoxAPI(
             victim,

@@ -71,7 +71,13 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
         return [lo]
     raw = (hi - lo) / max(count - 1, 1)
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+
+
+    def n_ticks(step: float) -> int:
+        return math.floor(hi / step + 1e-9) - math.ceil(lo / step - 1e-9) + 1
+
+    # The round step whose tick count is closest to ``count`` (ties: the coarser step).
+    step = min((m * mag for m in (10, 5, 2.5, 2, 1)), key=lambda s: abs(n_ticks(s) - count))
     first = math.ceil(lo / step - 1e-9) * step
     ticks: list[float] = []
     t = first

@@ -40,7 +40,8 @@ def pg_server_url() -> str:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
-        message = f"PostgreSQL not reachable at {make_url(url).render_as_string(hide_password=True)}: {exc}"
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        message = f"PostgreSQL not reachable at {make_url(url).render_as_string(hide_password=True)}: {reason}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)

@@ -94,18 +94,19 @@ def test_migrations_dir_holds_env_and_versions() -> None:
 def test_transaction_rollback_leaves_nothing(storage: Storage) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         with storage.transaction() as s:
-            run = repo.start_run(s, "bench")
-            repo.save_done(s, ident(), {"acc": 0.5}, run_id=run.id)
+            run_id = repo.start_run(s, "bench")
+            repo.save_done(s, ident(), {"acc": 0.5}, run_id=run_id)
             raise RuntimeError("boom")
     assert count(storage, Run) == count(storage, Cell) == count(storage, Metric) == 0
 
 
 def test_transaction_commits_and_objects_stay_usable(storage: Storage) -> None:
     with storage.transaction() as s:
-        run = repo.start_run(s, "bench", spec_path="b.toml", options={"jobs": 2})
-    assert run.id is not None and run.status == "running"  # no expiry after commit
+        run_id = repo.start_run(s, "bench", spec_path="b.toml", options={"jobs": 2})
+        run = s.get(Run, run_id)
+    assert run is not None and run.status == "running" and run.options == {"jobs": 2}  # no expiry after commit
     with storage.transaction() as s:
-        done = repo.finish_run(s, run.id, "interrupted")
+        done = repo.finish_run(s, run_id, "interrupted")
     assert done.status == "interrupted" and done.finished_at is not None
     with pytest.raises(KeyError):
         with storage.transaction() as s:
@@ -132,14 +133,14 @@ def test_foreign_keys_are_enforced(storage: Storage) -> None:
 
 def test_claim_then_done(storage: Storage) -> None:
     with storage.transaction() as s:
-        run = repo.start_run(s, "bench")
+        run_id = repo.start_run(s, "bench")
         assert repo.get_cell(s, ident().config_hash) is None
-        claimed = repo.claim_cell(s, ident(), run_id=run.id)
+        claimed = repo.claim_cell(s, ident(), run_id=run_id)
         assert claimed.status == "running"
     with storage.transaction() as s:
         repo.save_done(
             s,
-            ident(),
+            ident().config_hash,  # a stored cell can be named by its hash
             {"agreement": 0.75, "hit@10": 0.5},
             timings={"train": 1.5},
             versions={"recsec": "0.1.0"},
@@ -151,7 +152,7 @@ def test_claim_then_done(storage: Storage) -> None:
     with storage.transaction(readonly=True) as s:
         cell = repo.get_cell(s, ident().config_hash)
         assert cell is not None
-        assert cell.status == "done" and cell.run_id == run.id
+        assert cell.status == "done" and cell.run_id == run_id
         assert cell.metrics == {"agreement": 0.75, "hit@10": 0.5}
         assert {m.name: m.value for m in cell.metric_rows} == cell.metrics
         assert (cell.timings, cell.versions, cell.hardware) == ({"train": 1.5}, {"recsec": "0.1.0"}, {"device": "cpu"})
@@ -191,6 +192,28 @@ def test_failed_cell_keeps_error_and_traceback(storage: Storage) -> None:
         assert cell.error == "ValueError: loss is NaN"
         assert cell.traceback is not None and "train_victim" in cell.traceback
         assert cell.metrics == {} and cell.metric_rows == []  # stale metrics removed
+
+
+def test_cells_by_fields_hash_and_interrupted(storage: Storage) -> None:
+    fields = dict(vars(ident()))
+    with storage.transaction() as s:
+        run_id = repo.start_run(s, "bench")
+        repo.claim_cell(s, run_id=run_id, **fields)  # the identity's fields as keywords
+        repo.save_skipped(s, reason="not applicable", **dict(vars(ident(2))))
+        with pytest.raises(TypeError):
+            repo.claim_cell(s, ident(), **fields)
+        with pytest.raises(TypeError):
+            repo.claim_cell(s, config_hash="incomplete")
+    with storage.transaction() as s:
+        repo.save_failed(s, fields["config_hash"], "interrupted", "KeyboardInterrupt", status="pending")
+        repo.save_trials(s, fields["config_hash"], [{"number": 0, "value": 0.5}])
+        with pytest.raises(LookupError, match="never-stored"):
+            repo.save_done(s, "never-stored", {"acc": 1.0})
+    with storage.transaction(readonly=True) as s:
+        cell, skipped = repo.get_cell(s, fields["config_hash"]), repo.get_cell(s, ident(2).config_hash)
+        assert cell is not None and skipped is not None
+        assert (cell.status, cell.error, cell.run_id, len(cell.trials)) == ("pending", "interrupted", run_id, 1)
+        assert (skipped.status, skipped.skip_reason) == ("skipped", "not applicable")
 
 
 def test_skipped_cell_and_list_filters(storage: Storage) -> None:
@@ -247,7 +270,7 @@ def test_artifacts(storage: Storage) -> None:
         repo.record_artifact(s, "k1", kind="victim", path="/tmp/b.pt", sha256="1" * 64)
     with storage.transaction(readonly=True) as s:
         art = repo.get_artifact(s, "k1")
-        assert art is not None and (art.path, art.sha256, art.meta) == ("/tmp/b.pt", "1" * 64, {})
+        assert art is not None and (art["kind"], art["path"], art["sha256"], art["meta"]) == ("victim", "/tmp/b.pt", "1" * 64, {})
     assert count(storage, Artifact) == 1
 
 

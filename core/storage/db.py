@@ -148,18 +148,18 @@ class Storage:
             parsed = make_url(self.url)
         except ArgumentError as exc:
             raise StorageError(f"invalid database URL {raw!r}: expected e.g. sqlite:///recsec.db or postgresql://user@host/db") from exc
-        self.masked_url: str = mask_url(parsed)
+        self.display_url: str = mask_url(parsed)
         try:
             self.engine: Engine = create_engine(parsed)
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
-            raise StorageError(f"cannot use database URL {self.masked_url}: {exc}") from exc
+            raise StorageError(f"cannot use database URL {self.display_url}: {exc}") from exc
         self.is_sqlite: bool = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             _install_sqlite_pragmas(self.engine)
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
 
     def __repr__(self) -> str:
-        return f"Storage({self.masked_url!r})"
+        return f"Storage({self.display_url!r})"
 
     def __enter__(self) -> Storage:
         return self
@@ -176,8 +176,8 @@ class Storage:
     def _connection_error(self, exc: Exception) -> StorageError:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         first = detail[0] if detail else type(exc).__name__
-        hint = " (does its directory exist?)" if self.is_sqlite else ""
-        return StorageError(f"cannot open the database {self.masked_url}{hint}: {first}")
+        hint = " (does its directory exist?)" if self.is_sqlite and "unable to open" in first else ""
+        return StorageError(f"cannot open the database {self.display_url}{hint}: {first}")
 
     @contextmanager
     def connect(self, *, readonly: bool = False) -> Iterator[Connection]:
@@ -243,11 +243,11 @@ class Storage:
                     run(self._alembic_config(conn), revision)
             except CommandError as exc:
                 raise StorageError(
-                    f"cannot {command_name} the database {self.masked_url} to {revision!r}: {exc} "
+                    f"cannot {command_name} the database {self.display_url} to {revision!r}: {exc} "
                     f"(database at {self.current_revision()!r}, this recsec knows head {self.head_revision()!r})"
                 ) from exc
             except DBAPIError as exc:
-                raise StorageError(f"migrating the database {self.masked_url} failed: {exc}") from exc
+                raise StorageError(f"migrating the database {self.display_url} failed: {exc}") from exc
 
     def upgrade(self, revision: str = "head") -> None:
         """Migrate the schema up to ``revision`` (all of it in one transaction where the DB allows)."""

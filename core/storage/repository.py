@@ -3,8 +3,12 @@
 Plain functions that take the ``Session`` yielded by
 :meth:`recsec.storage.db.Storage.transaction`; they flush but never commit, so
 the caller decides what one transaction covers. Every ``save_*`` function
-upserts the cell by ``config_hash`` and replaces that cell's outcome only
-(its own metric rows, and its trials when given); other cells are never touched.
+replaces one cell's outcome only (its own metric rows, and its trials when
+given); other cells are never touched.
+
+A cell is named either by a :class:`CellIdentity` (created if missing, as
+:func:`claim_cell` does), by the same fields as keyword arguments, or by the
+``config_hash`` of a cell already stored (e.g. after :func:`claim_cell`).
 
 JSON payloads are cleaned before storage: NumPy scalars become Python numbers,
 NaN and infinities become ``null`` (PostgreSQL's JSON rejects them), and
@@ -33,6 +37,7 @@ __all__ = [
     "CELL_STATUSES",
     "EXPORT_COLUMNS",
     "CellIdentity",
+    "CellRef",
     "start_run",
     "finish_run",
     "get_cell",
@@ -145,6 +150,33 @@ def _upsert_cell(session: Session, ident: CellIdentity, run_id: int | None) -> C
     return cell
 
 
+CellRef = CellIdentity | str
+"""A cell to write: its identity (upserted) or the ``config_hash`` of a stored cell."""
+
+
+def _identity(ident: CellRef | None, fields: dict[str, Any]) -> CellRef:
+    if ident is None:
+        return CellIdentity(**fields)  # TypeError names a missing or unknown field
+    if fields:
+        raise TypeError(f"pass either a cell or its fields, not both (got {sorted(fields)})")
+    return ident
+
+
+def _cell_for(session: Session, ref: CellRef | Cell, run_id: int | None) -> Cell:
+    """Return the ``Cell`` row that ``ref`` names (upserting a ``CellIdentity``)."""
+    if isinstance(ref, Cell):
+        return ref
+    if isinstance(ref, CellIdentity):
+        return _upsert_cell(session, ref, run_id)
+    cell = session.scalars(select(Cell).where(Cell.config_hash == ref).with_for_update()).one_or_none()
+    if cell is None:
+        raise LookupError(f"no stored cell with config_hash {ref!r}; claim it (or pass a CellIdentity) first")
+    if run_id is not None:
+        cell.run_id = run_id
+    cell.updated_at = utcnow()
+    return cell
+
+
 def _set_metrics(session: Session, cell: Cell, metrics: Mapping[str, Any]) -> None:
     """Replace ``cell``'s metrics (JSON column and ``Metric`` rows) with ``metrics``."""
     cleaned = {str(name): _finite_or_none(value) for name, value in metrics.items()}
@@ -167,8 +199,8 @@ def start_run(
     recsec_version: str | None = None,
     hardware: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
-) -> Run:
-    """Record the start of a ``recsec run`` invocation; ``run.id`` is set on return."""
+) -> int:
+    """Record the start of a ``recsec run`` invocation and return the new run's id."""
     if recsec_version is None:
         import recsec
 
@@ -184,7 +216,7 @@ def start_run(
     )
     session.add(run)
     session.flush()
-    return run
+    return run.id
 
 
 def finish_run(session: Session, run_id: int, status: str = "finished") -> Run:
@@ -206,13 +238,13 @@ def get_cell(session: Session, config_hash: str) -> Cell | None:
     return session.scalars(select(Cell).where(Cell.config_hash == config_hash)).one_or_none()
 
 
-def claim_cell(session: Session, ident: CellIdentity, *, run_id: int | None = None) -> Cell:
+def claim_cell(session: Session, ident: CellRef | None = None, *, run_id: int | None = None, **fields: Any) -> Cell:
     """Create or update the cell as ``running`` before it is executed.
 
-    A previous outcome stays in place until a ``save_*`` call replaces it, so an
-    interrupted re-run does not destroy an earlier result.
+    ``fields`` (``config_hash=..., benchmark=..., ...``) may stand in for ``ident``.
+    A previous outcome stays in place until a ``save_*`` call replaces it.
     """
-    cell = _upsert_cell(session, ident, run_id)
+    cell = _cell_for(session, _identity(ident, fields), run_id)
     cell.status = "running"
     session.flush()
     return cell
@@ -220,7 +252,7 @@ def claim_cell(session: Session, ident: CellIdentity, *, run_id: int | None = No
 
 def save_done(
     session: Session,
-    ident: CellIdentity,
+    ident: CellRef,
     metrics: Mapping[str, Any],
     *,
     timings: Mapping[str, Any] | None = None,
@@ -236,7 +268,7 @@ def save_done(
 
     ``trials``, when given, replace the cell's stored trials.
     """
-    cell = _upsert_cell(session, ident, run_id)
+    cell = _cell_for(session, ident, run_id)
     cell.status = "done"
     cell.skip_reason = cell.error = cell.traceback = None
     cell.timings = _clean(timings or {})
@@ -254,10 +286,11 @@ def save_done(
 
 def save_failed(
     session: Session,
-    ident: CellIdentity,
+    ident: CellRef,
     error: BaseException | str,
     traceback: str | None = None,
     *,
+    status: Literal["failed", "pending"] = "failed",
     timings: Mapping[str, Any] | None = None,
     versions: Mapping[str, Any] | None = None,
     hardware: Mapping[str, Any] | None = None,
@@ -267,6 +300,7 @@ def save_failed(
     """Store a failed cell. Given an exception and no ``traceback``, its traceback is formatted.
 
     Old metrics of the cell are removed: they no longer describe its latest outcome.
+    ``status="pending"`` records an interrupted cell, to be run again next time.
     """
     if isinstance(error, BaseException):
         if traceback is None:
@@ -274,8 +308,8 @@ def save_failed(
         message = f"{type(error).__name__}: {error}"
     else:
         message = str(error)
-    cell = _upsert_cell(session, ident, run_id)
-    cell.status = "failed"
+    cell = _cell_for(session, ident, run_id)
+    cell.status = status
     cell.error = message
     cell.traceback = traceback
     cell.skip_reason = None
@@ -289,9 +323,14 @@ def save_failed(
     return cell
 
 
-def save_skipped(session: Session, ident: CellIdentity, reason: str, *, run_id: int | None = None) -> Cell:
-    """Store a cell that was not run (e.g. attack incompatible with the recommender) and why."""
-    cell = _upsert_cell(session, ident, run_id)
+def save_skipped(
+    session: Session, ident: CellRef | None = None, reason: str = "", *, run_id: int | None = None, **fields: Any
+) -> Cell:
+    """Store a cell that was not run (e.g. attack incompatible with the recommender) and why.
+
+    ``fields`` (``config_hash=..., benchmark=..., ...``) may stand in for ``ident``.
+    """
+    cell = _cell_for(session, _identity(ident, fields), run_id)
     cell.status = "skipped"
     cell.skip_reason = reason
     cell.error = cell.traceback = None
@@ -300,12 +339,13 @@ def save_skipped(session: Session, ident: CellIdentity, reason: str, *, run_id: 
     return cell
 
 
-def save_trials(session: Session, cell: Cell, trials: Iterable[Mapping[str, Any]]) -> list[Trial]:
-    """Replace ``cell``'s trials with ``trials``.
+def save_trials(session: Session, cell: Cell | CellRef, trials: Iterable[Mapping[str, Any]]) -> list[Trial]:
+    """Replace the trials of ``cell`` (a row, identity or stored ``config_hash``) with ``trials``.
 
     Each mapping may hold ``number`` (default: its position), ``state``
     (default ``"COMPLETE"``), ``value``, ``params`` and ``metrics``.
     """
+    cell = _cell_for(session, cell, None)
     session.execute(delete(Trial).where(Trial.cell_id == cell.id))
     rows = [
         Trial(
@@ -347,10 +387,17 @@ def list_cells(
 # -- artifacts ---------------------------------------------------------------------------
 
 
+def _artifact_dict(artifact: Artifact) -> dict[str, Any]:
+    return {name: getattr(artifact, name) for name in ("key", "kind", "path", "sha256", "meta", "created_at")}
+
+
 def record_artifact(
     session: Session, key: str, *, kind: str, path: str, sha256: str, meta: Mapping[str, Any] | None = None
-) -> Artifact:
-    """Store (or replace) the artifact ``key``, e.g. a trained victim's checkpoint file."""
+) -> dict[str, Any]:
+    """Store (or replace) the artifact ``key``, e.g. a trained victim's checkpoint file.
+
+    Returns it as :func:`get_artifact` does.
+    """
     values = {"key": key, "kind": kind, "path": str(path), "sha256": sha256, "meta": _clean(meta or {})}
     _insert_if_missing(session, Artifact.__table__, values, "key")
     artifact = session.scalars(
@@ -359,12 +406,16 @@ def record_artifact(
     for name, value in values.items():
         setattr(artifact, name, value)
     session.flush()
-    return artifact
+    return _artifact_dict(artifact)
 
 
-def get_artifact(session: Session, key: str) -> Artifact | None:
-    """Return the artifact stored under ``key``, or ``None``."""
-    return session.get(Artifact, key)
+def get_artifact(session: Session, key: str) -> dict[str, Any] | None:
+    """Return the artifact ``key`` as a plain dict (key, kind, path, sha256, meta, created_at), or ``None``.
+
+    A dict, not a row, because callers use it after the transaction has ended.
+    """
+    artifact = session.get(Artifact, key)
+    return None if artifact is None else _artifact_dict(artifact)
 
 
 # -- export ------------------------------------------------------------------------------

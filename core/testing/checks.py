@@ -157,7 +157,7 @@ def check_attack(cls: type[Attack], recommender: Recommender | None = None, budg
     if recommender is not None:
         victim.fit(split, ctx)
     api = BlackBoxAPI(victim, budget=budget, popular=split.train.popularity_ranking(), rng=np.random.default_rng(0), **{"k": 10, **attack.serving()})
-    actx = AttackContext(seed=1, device=ctx.device, split=split, n_items=data.n_items, victim_factory=lambda: type(victim)(**victim.given_params))
+    actx = AttackContext(seed=1, device=ctx.device, split=split, n_items=data.n_items, victim_factory=lambda: type(victim)(**victim.given_params), reference_topk=lambda q, k: victim.topk(q, k))
     metrics = attack.run(api, actx)
     assert isinstance(metrics, dict) and metrics, "run() must return a non-empty dict of metrics"
     for k, v in metrics.items():

@@ -28,6 +28,7 @@ The data are for research use under GroupLens' terms; they are never bundled.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from recsec.data import Interactions
@@ -86,7 +87,7 @@ class _MovieLens(FileDataset):
         (label, path), = resolved.files.items()
         return self._read_table(label, path)
 
-    def _read_table(self, label: str, path) -> Interactions:
+    def _read_table(self, label: str, path: Path) -> Interactions:
         rows = read_numeric_table(path, self.sep, self.header)
         return Interactions.from_raw(
             rows["u"], rows["i"], ratings=rows["r"], timestamps=rows["t"],

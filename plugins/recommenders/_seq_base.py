@@ -83,6 +83,8 @@ class SequentialRecommender(Recommender):
         self.net: Any = None
         self.n_items = 0
         self.device = None
+        #: One row per epoch of the last ``fit`` (epoch, loss, epoch_s, valid_ndcg@10, valid_hr@10).
+        self.train_history: list[dict[str, float]] = []
 
     # -- hooks for subclasses --------------------------------------------------------------------
     def _build_net(self, n_items: int, config: dict[str, Any]) -> "torch.nn.Module":

@@ -1,0 +1,120 @@
+"""Recurrent networks: NARM and GRU4Rec, trained with cross-entropy on every prefix.
+
+- NARM: Li et al., "Neural Attentive Session-based Recommendation", CIKM 2017.
+- GRU4Rec: Hidasi et al., "Session-based Recommendations with Recurrent Neural
+  Networks", ICLR 2016.
+
+Inputs arrive left-padded; they are right-aligned first so that the GRU reads
+items from the first column on and padding never enters its state. One pass
+over a window yields the state after every prefix, so "every prefix is a
+training example" costs one GRU pass per window, and the loss is computed
+only at the P positions that have a next item.
+
+Shapes: B batch, L length, D embedding size, H GRU size, N items, P prefixes.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._seq_core import SeqNet, TrainTools, init_weights, right_align
+
+
+def _prefix_targets(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Windows (B, W) left-padded -> (inputs (B, L) right-aligned, rows (P,), cols (P,), targets (P,))."""
+    aligned, n = right_align(tokens)
+    L = max(int(n.max().item()) - 1, 1)
+    inp, tgt = aligned[:, :L], aligned[:, 1 : L + 1]
+    has_next = (torch.arange(L, device=tokens.device)[None, :] < (n - 1)[:, None]) & (tgt > 0)
+    rows, cols = has_next.nonzero(as_tuple=True)
+    return inp, rows, cols, tgt[rows, cols]
+
+
+def _last_positions(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Histories (B, L) left-padded -> (right-aligned inputs (B, L'), index of the last item (B,))."""
+    aligned, n = right_align(tokens)
+    L = max(int(n.max().item()), 1)
+    return aligned[:, :L], (n - 1).clamp(min=0)
+
+
+class NARMNet(SeqNet):
+    """NARM: GRU encoder with a global (last state) and a local (attention) representation.
+
+    For the prefix ending at t, with GRU states h_1..h_t:
+    c_g = h_t; alpha_tj = v . sigmoid(A1 h_t + A2 h_j); c_l = sum_{j<=t} alpha_tj h_j
+    (the paper's unnormalised weights); score_i = e_i^T B [c_g; c_l] with the
+    item embeddings e_i (bilinear decoder, B: 2H -> D). Dropout on the
+    embeddings (``dropout``) and on [c_g; c_l] (``ct_dropout``).
+    """
+
+    def __init__(self, n_items: int, hidden: int, rnn_hidden: int, max_len: int, dropout: float, ct_dropout: float) -> None:
+        super().__init__()
+        self.n_items, self.window, self.input_len = n_items, max_len + 1, max_len
+        self.item_emb = nn.Embedding(n_items + 1, hidden, padding_idx=0)
+        self.emb_drop = nn.Dropout(dropout)
+        self.gru = nn.GRU(hidden, rnn_hidden, batch_first=True)
+        self.a_global = nn.Linear(rnn_hidden, rnn_hidden, bias=False)
+        self.a_local = nn.Linear(rnn_hidden, rnn_hidden, bias=False)
+        self.v = nn.Linear(rnn_hidden, 1, bias=False)
+        self.ct_drop = nn.Dropout(ct_dropout)
+        self.decoder = nn.Linear(2 * rnn_hidden, hidden, bias=False)  # B^T: [c_g; c_l] -> item space
+        init_weights(self)
+
+    def _logits(self, inp: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Right-aligned inputs (B, L); the prefixes (rows[p], ending at cols[p]) -> logits (P, N)."""
+        states, _ = self.gru(self.emb_drop(self.item_emb(inp)))  # (B, L, H)
+        c_g = states[rows, cols]  # (P, H)
+        keys = states[rows]  # (P, L, H)
+        e = self.v(torch.sigmoid(self.a_global(c_g)[:, None, :] + self.a_local(states)[rows])).squeeze(-1)  # (P, L)
+        upto = torch.arange(inp.size(1), device=inp.device)[None, :] <= cols[:, None]
+        c_l = ((e * upto)[..., None] * keys).sum(1)  # (P, H)
+        c = self.ct_drop(torch.cat([c_g, c_l], dim=-1))
+        return self.decoder(c) @ self.item_emb.weight[1:].T
+
+    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> torch.Tensor | None:
+        inp, rows, cols, tgt = _prefix_targets(tokens)
+        if len(rows) == 0:
+            return None
+        return F.cross_entropy(self._logits(inp, rows, cols).float(), tgt - 1)
+
+    def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
+        inp, last = _last_positions(tokens)
+        return self._logits(inp, torch.arange(len(inp), device=inp.device), last)
+
+
+class GRU4RecNet(SeqNet):
+    """GRU4Rec: item embedding -> one GRU layer -> output layer over the catalogue.
+
+    Differences from the ICLR 2016 paper, on purpose: the input is an item
+    embedding (the paper's one-hot input is equivalent to a linear layer), and
+    training uses padded per-user sequences with softmax cross-entropy over
+    the whole catalogue at every prefix instead of session-parallel
+    mini-batches with BPR/TOP1 on in-batch negatives (cross-entropy is the
+    loss Hidasi & Karatzoglou, CIKM 2018, found best). Dropout on the
+    embeddings and on the GRU output.
+    """
+
+    def __init__(self, n_items: int, hidden: int, rnn_hidden: int, max_len: int, dropout: float) -> None:
+        super().__init__()
+        self.n_items, self.window, self.input_len = n_items, max_len + 1, max_len
+        self.item_emb = nn.Embedding(n_items + 1, hidden, padding_idx=0)
+        self.drop = nn.Dropout(dropout)
+        self.gru = nn.GRU(hidden, rnn_hidden, batch_first=True)
+        self.out = nn.Linear(rnn_hidden, n_items)
+        init_weights(self)
+
+    def _logits(self, inp: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        states, _ = self.gru(self.drop(self.item_emb(inp)))  # (B, L, H)
+        return self.out(self.drop(states[rows, cols]))  # (P, N)
+
+    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> torch.Tensor | None:
+        inp, rows, cols, tgt = _prefix_targets(tokens)
+        if len(rows) == 0:
+            return None
+        return F.cross_entropy(self._logits(inp, rows, cols).float(), tgt - 1)
+
+    def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
+        inp, last = _last_positions(tokens)
+        return self._logits(inp, torch.arange(len(inp), device=inp.device), last)

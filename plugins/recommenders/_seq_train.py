@@ -1,0 +1,168 @@
+"""The training loop shared by the sequential recommenders.
+
+AdamW (no weight decay on biases and LayerNorm; on embeddings when
+``decay_embeddings``), global gradient-norm clipping, optional mixed precision
+on CUDA, validation NDCG@10 after every epoch, early stopping with
+``patience`` and restoration of the best weights. Every random source (weight
+init, dropout, batch order, negatives, cloze masks) derives from the
+RunContext's seed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from recsec.evaluation import EVAL_SEED, sample_negatives, target_ranks, user_items_for
+from recsec.metrics import ranking_metrics
+
+from ._seq_core import NegativeSampler, SeqNet, TrainTools, build_windows, user_item_keys
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recsec.context import RunContext
+    from recsec.data import Split
+
+    from ._seq_base import SequentialRecommender
+
+
+def param_groups(net: nn.Module, weight_decay: float, decay_embeddings: bool) -> list[dict[str, Any]]:
+    """AdamW groups: decay on weight matrices (and embeddings if asked), none on biases / LayerNorm."""
+    decay, no_decay = [], []
+    for module in net.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if not p.requires_grad:
+                continue
+            if isinstance(module, nn.LayerNorm) or "bias" in name:
+                no_decay.append(p)
+            elif isinstance(module, nn.Embedding) and not decay_embeddings:
+                no_decay.append(p)
+            else:
+                decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _autocast(device: torch.device, enabled: bool) -> tuple[contextlib.AbstractContextManager, Any]:
+    """(autocast context, GradScaler or None) for ``amp`` on CUDA; a no-op elsewhere."""
+    if not (enabled and device.type == "cuda"):
+        return contextlib.nullcontext(), None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    return torch.autocast("cuda", dtype=dtype), scaler
+
+
+class _Validator:
+    """Validation NDCG@10 / HR@10 with the negatives drawn once (stream "valid")."""
+
+    def __init__(self, rec: "SequentialRecommender", split: "Split", mode: str) -> None:
+        self.rec, self.evalset, self.mode = rec, split.valid, mode
+        self.negatives = None
+        if mode == "sampled" and len(self.evalset):
+            excl = user_items_for(split, self.evalset)
+            self.negatives = sample_negatives(self.evalset, rec.n_items, 100, EVAL_SEED, "valid", excl)
+
+    def __call__(self) -> dict[str, float]:
+        ranks = target_ranks(self.rec, self.evalset, self.mode, negatives=self.negatives, batch_size=1024)
+        return ranking_metrics(ranks, ks=(10,))
+
+
+def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunContext") -> dict[str, float]:
+    """Fit ``rec.net`` on ``split.train``; returns training statistics (epochs, times, best validation)."""
+    from tqdm.auto import tqdm
+
+    p, net, device = rec.p, rec.net, rec.device
+    assert isinstance(net, SeqNet)
+    step = max(1, int(round(p.window_step * p.max_len)))
+    tw = build_windows(split.train.sequences(), net.window, step)
+    if len(tw) == 0:
+        raise ValueError(f"{rec.name}: no training sequence has two or more items")
+    windows = torch.as_tensor(tw.tokens, device=device)
+    users = torch.as_tensor(tw.users, device=device)
+    keys = torch.as_tensor(user_item_keys(split.train.users, split.train.items, rec.n_items), device=device)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(ctx.seed_for(rec.name, "train-sampling"))
+    order_gen = torch.Generator()
+    order_gen.manual_seed(ctx.seed_for(rec.name, "batch-order"))
+    tools = TrainTools(gen, NegativeSampler(keys, rec.n_items, gen))
+    torch.manual_seed(ctx.seed_for(rec.name, "dropout"))
+
+    opt = torch.optim.AdamW(param_groups(net, p.weight_decay, p.decay_embeddings), lr=p.lr)
+    params = [q for g in opt.param_groups for q in g["params"]]
+    autocast, scaler = _autocast(device, p.amp)
+    validate = _Validator(rec, split, p.valid_mode) if len(split.valid) else None
+
+    n, bs = len(tw), p.batch_size
+    n_batches = (n + bs - 1) // bs
+    best, best_epoch, best_state, bad = -1.0, 0, None, 0
+    history: list[dict[str, float]] = []
+    train_s = valid_s = 0.0
+    epochs = tqdm(range(1, p.max_epochs + 1), desc=rec.name, disable=not ctx.progress, unit="epoch")
+    for epoch in epochs:
+        net.train()
+        t0 = time.perf_counter()
+        order = torch.randperm(n, generator=order_gen).to(device)
+        total, count = torch.zeros((), device=device), 0
+        bar = tqdm(total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not ctx.progress)
+        for b in range(n_batches):
+            idx = order[b * bs : (b + 1) * bs]
+            with autocast:
+                loss = net.training_loss(windows[idx], users[idx], tools)
+            if loss is not None:
+                opt.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(opt)
+                else:
+                    loss.backward()
+                if p.clip_norm > 0:
+                    torch.nn.utils.clip_grad_norm_(params, p.clip_norm)
+                if scaler is not None:
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    opt.step()
+                total += loss.detach().float()
+                count += 1
+            bar.update(1)
+            if ctx.progress and b % 20 == 0 and count:
+                bar.set_postfix(loss=f"{(total / count).item():.4f}")
+        bar.close()
+        mean_loss = (total / max(count, 1)).item()
+        t1 = time.perf_counter()
+        train_s += t1 - t0
+        row = {"epoch": float(epoch), "loss": mean_loss, "epoch_s": t1 - t0}
+        if validate is not None:
+            m = validate()
+            valid_s += time.perf_counter() - t1
+            row.update({"valid_ndcg@10": m["ndcg@10"], "valid_hr@10": m["hr@10"]})
+            if m["ndcg@10"] > best:
+                best, best_epoch, bad = m["ndcg@10"], epoch, 0
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                bad += 1
+        history.append(row)
+        rec.train_history = history
+        val_txt = f", valid ndcg@10 {row['valid_ndcg@10']:.4f} hr@10 {row['valid_hr@10']:.4f}" if validate else ""
+        ctx.log(f"{rec.name} epoch {epoch}: loss {mean_loss:.4f}{val_txt} ({t1 - t0:.1f}s train)")
+        epochs.set_postfix(loss=f"{mean_loss:.4f}", val=f"{row.get('valid_ndcg@10', float('nan')):.4f}")
+        if validate is not None and p.patience > 0 and bad >= p.patience:
+            break
+    epochs.close()
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    ran = len(history)
+    return {
+        "epochs": float(ran),
+        "best_epoch": float(best_epoch if validate is not None else ran),
+        "best_valid_ndcg@10": float(best) if validate is not None else float("nan"),
+        "final_loss": float(history[-1]["loss"]),
+        "train_s": train_s,
+        "epoch_s": train_s / ran,
+        "valid_s": valid_s / ran,
+        "windows": float(n),
+    }

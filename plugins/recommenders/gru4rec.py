@@ -1,0 +1,30 @@
+"""GRU4Rec (Hidasi et al., "Session-based Recommendations with Recurrent Neural Networks", ICLR 2016)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recsec.params import Param
+
+from ._seq_base import COMMON_PARAMS, SequentialRecommender
+
+
+class GRU4Rec(SequentialRecommender):
+    """GRU4Rec: a GRU next-item model with an output layer over the catalogue.
+
+    Trained with softmax cross-entropy at every prefix of padded per-user
+    sequences (not the paper's session-parallel mini-batches with BPR/TOP1;
+    cross-entropy is the loss Hidasi & Karatzoglou, CIKM 2018, recommend).
+    """
+
+    name = "gru4rec"
+    version = "1"
+    params: dict[str, Param] = {
+        **COMMON_PARAMS,
+        "rnn_hidden": Param(128, "GRU state size", low=16, high=1024, log=True),
+    }
+
+    def _build_net(self, n_items: int, config: dict[str, Any]):
+        from ._seq_rnn import GRU4RecNet
+
+        return GRU4RecNet(n_items, config["hidden"], config["rnn_hidden"], config["max_len"], config["dropout"])

@@ -1,0 +1,33 @@
+"""NARM (Li et al., "Neural Attentive Session-based Recommendation", CIKM 2017)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recsec.params import Param
+
+from ._seq_base import COMMON_PARAMS, SequentialRecommender
+
+
+class NARM(SequentialRecommender):
+    """NARM: one-layer GRU with global and local attention, bilinear decoder, CE on every prefix.
+
+    Embedding size ``hidden`` (64), GRU size ``rnn_hidden`` (128, twice the
+    embedding as in the DFME reference), dropout on the embeddings
+    (``dropout``, Beauty 0.5) and on the session representation
+    (``ct_dropout``, the reference uses its attention dropout: Beauty 0.2).
+    """
+
+    name = "narm"
+    version = "1"
+    params: dict[str, Param] = {
+        **COMMON_PARAMS,
+        "rnn_hidden": Param(128, "GRU state size", low=16, high=1024, log=True),
+        "ct_dropout": Param(0.2, "dropout on the [global; local] representation (ML 0.1, Steam/Beauty 0.2)", low=0.0, high=0.9),
+    }
+
+    def _build_net(self, n_items: int, config: dict[str, Any]):
+        from ._seq_rnn import NARMNet
+
+        return NARMNet(n_items, config["hidden"], config["rnn_hidden"], config["max_len"], config["dropout"],
+                       config["ct_dropout"])

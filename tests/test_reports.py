@@ -1,0 +1,435 @@
+"""The static leaderboard site: aggregation, pages, chart, escaping, packaging of templates."""
+
+from __future__ import annotations
+
+import html
+import re
+import statistics
+import uuid
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from recsec.reports import render_site
+from recsec.reports.chart import nice_ticks
+from recsec.reports.model import dataset_slug
+from recsec.reports.render import ASSETS, environment
+from recsec.reports.stats import aggregate, fmt, pareto_ranks
+from recsec.storage.models import Base, Cell, Metric, Run, Trial
+
+HOSTILE = "<script>alert(1)</script>\"'&../../etc/passwd"
+ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _cell(session: Session, run: Run, **kw: Any) -> Cell:
+    """Add a cell (and its Metric rows) with sensible defaults."""
+    defaults: dict[str, Any] = dict(
+        benchmark="bench-a",
+        dataset="ml-100k",
+        recommender="bpr",
+        attack="extract[budget=100]",
+        defense="none",
+        seed=0,
+        status="done",
+        metrics={},
+        timings={"train": 1.5, "attack": 0.25},
+        versions={"attack:extract": "1", "torch": "2.3.0"},
+        hardware={"cpu": "test-cpu", "gpu": None},
+    )
+    defaults.update(kw)
+    primary = defaults.pop("primary", "attack.agr@10")
+    defaults.setdefault("config", {"primary_metric": primary, "attack": {"name": defaults["attack"], "params": {"budget": 100}}})
+    cell = Cell(config_hash=uuid.uuid4().hex * 2, run_id=run.id, **defaults)
+    session.add(cell)
+    session.flush()
+    for name, value in (defaults["metrics"] or {}).items():
+        session.add(Metric(cell_id=cell.id, name=name, value=value))
+    return cell
+
+
+def _metrics(agr: float, ndcg: float, defended: float | None = None, **extra: float) -> dict[str, float]:
+    out = {"attack.agr@10": agr, "attack.hr@10": agr / 2, "utility.ndcg@10": ndcg, "utility.hr@10": ndcg * 2}
+    if defended is not None:
+        out["defended.ndcg@10"] = defended
+    out.update(extra)
+    return out
+
+
+@pytest.fixture()
+def session(tmp_path: Path) -> Session:
+    engine = create_engine(f"sqlite:///{tmp_path / 'results.db'}")
+    Base.metadata.create_all(engine)
+    maker = sessionmaker(engine)
+    with maker() as s:
+        run = Run(benchmark="bench-a", recsec_version="0.1.0-test", hardware={"host": "ci"}, spec_path="bench.toml")
+        other_run = Run(benchmark="bench-b", recsec_version="0.1.0-test")
+        s.add_all([run, other_run])
+        s.flush()
+        # extract: three defenses with metrics; "noise" and "none" on the front, "weak" dominated by "noise".
+        _cell(s, run, defense="none", seed=0, metrics=_metrics(0.8, 0.30, 0.30))
+        _cell(s, run, defense="none", seed=1, metrics=_metrics(0.6, 0.32, 0.32))
+        _cell(s, run, defense="noise", seed=0, metrics=_metrics(0.4, 0.30, 0.25))
+        _cell(s, run, defense="noise", seed=1, metrics=_metrics(0.5, 0.32, 0.27))
+        _cell(s, run, defense="weak", seed=0, metrics=_metrics(0.7, 0.30, 0.20))
+        _cell(
+            s,
+            run,
+            defense="broken",
+            seed=0,
+            status="failed",
+            error="RuntimeError: boom",
+            traceback="Traceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: boom",
+        )
+        _cell(s, run, defense="odd", seed=0, status="skipped", skip_reason="odd does not apply to bpr")
+        # A tuned membership-inference cell: the leaderboard shows its best trial.
+        tuned = _cell(
+            s,
+            run,
+            attack="mia",
+            primary="attack.auc",
+            defense="none",
+            seed=0,
+            n_trials=3,
+            study_name="study-1",
+            metrics={"attack.auc": 0.7, "utility.ndcg@10": 0.3},
+        )
+        s.add_all(
+            [
+                Trial(cell_id=tuned.id, number=0, state="COMPLETE", value=0.6, params={"lr": 0.1}, metrics={"attack.auc": 0.6}),
+                Trial(cell_id=tuned.id, number=1, state="COMPLETE", value=0.9, params={"lr": 0.01}, metrics={"attack.auc": 0.9}),
+                Trial(cell_id=tuned.id, number=2, state="FAIL", value=None, params={"lr": 1.0}, metrics={}),
+            ]
+        )
+        _cell(s, other_run, benchmark="bench-b", dataset="steam", defense="none", metrics=_metrics(0.5, 0.2))
+        s.commit()
+        yield s
+
+
+@pytest.fixture()
+def site(session: Session, tmp_path: Path) -> Path:
+    index = render_site(session, tmp_path / "site", title="Test board")
+    assert index == tmp_path / "site" / "index.html"
+    return tmp_path / "site"
+
+
+def _page(site: Path, benchmark: str = "bench-a", dataset: str = "ml-100k") -> str:
+    return (site / "datasets" / f"{dataset_slug(benchmark, dataset)}.html").read_text(encoding="utf-8")
+
+
+def _cell_id(session: Session, **where: Any) -> int:
+    return session.query(Cell).filter_by(**where).one().id
+
+
+class _Rows(HTMLParser):
+    """Collect the body rows of the first ``leaderboard`` table: row attrs and (td attrs, text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[dict[str, str], list[tuple[dict[str, str], str]]]] = []
+        self._in_table = self._in_body = False
+        self._td: tuple[dict[str, str], list[str]] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "table" and "leaderboard" in a.get("class", ""):
+            self._in_table = True
+        elif self._in_table and tag == "tbody":
+            self._in_body = True
+        elif self._in_body and tag == "tr":
+            self.rows.append((a, []))
+        elif self._in_body and tag == "td":
+            self._td = (a, [])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._td is not None:
+            self.rows[-1][1].append((self._td[0], " ".join("".join(self._td[1]).split())))
+            self._td = None
+        elif tag == "tbody" and self._in_body:
+            self._in_body = self._in_table = False
+
+    def handle_data(self, data: str) -> None:
+        if self._td is not None:
+            self._td[1].append(data)
+
+
+def _rows(page: str) -> list[dict[str, Any]]:
+    """Leaderboard rows as dicts: recommender, attack, defense, rank, n, metric title -> text."""
+    parser = _Rows()
+    parser.feed(page)
+    out = []
+    for attrs, tds in parser.rows:
+        texts = [t for _, t in tds]
+        row: dict[str, Any] = {"id": attrs.get("id"), "class": attrs.get("class", ""), "recommender": texts[1], "attack": texts[2]}
+        row.update(defense=texts[3].lstrip("★ "), rank=texts[4], n=texts[5], cells=texts[6], tuning=texts[7])
+        row["metrics"] = {a["title"].split(":")[0]: t for a, t in tds if "metric" in a.get("class", "") and a.get("title")}
+        out.append(row)
+    return out
+
+
+def _row(page: str, attack: str, defense: str) -> dict[str, Any]:
+    (row,) = [r for r in _rows(page) if r["attack"] == attack and r["defense"] == defense]
+    return row
+
+
+# --------------------------------------------------------------------------- units
+
+
+def test_aggregate_mean_and_sample_std() -> None:
+    agg = aggregate([0.8, 0.6, float("nan"), None])
+    assert agg is not None and agg.n == 2
+    assert agg.mean == pytest.approx(0.7)
+    assert agg.std == pytest.approx(statistics.stdev([0.8, 0.6]))
+    assert agg.text() == "0.7000 ± 0.1414"
+    single = aggregate([0.5])
+    assert single is not None and single.std is None and single.text() == "0.5000"
+    assert aggregate([]) is None
+    assert fmt(3) == "3" and fmt(1.5e-6) == "1.500e-06"
+
+
+def test_pareto_ranks_hand_made() -> None:
+    # (attacker success, utility): b dominates c (less success, more utility); a and b trade off.
+    a, b, c, d = (0.8, 0.31), (0.45, 0.26), (0.7, 0.20), (0.45, 0.26)
+    assert pareto_ranks([a, b, c]) == [1, 1, 2]
+    assert pareto_ranks([a, b, c, d]) == [1, 1, 2, 1]  # equal points share the front
+    assert pareto_ranks([(0.9, 0.1), (0.5, 0.5), (0.1, 0.9)]) == [3, 2, 1]
+    assert pareto_ranks([]) == []
+
+
+def test_nice_ticks() -> None:
+    assert nice_ticks(0.0, 1.0) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert nice_ticks(0.21, 0.33) == pytest.approx([0.225, 0.25, 0.275, 0.3, 0.325])
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def test_index_lists_benchmarks_and_links_dataset_pages(site: Path) -> None:
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "<title>Test board</title>" in index
+    for bench, dataset in [("bench-a", "ml-100k"), ("bench-b", "steam")]:
+        href = f"datasets/{dataset_slug(bench, dataset)}.html"
+        assert f'href="{href}"' in index
+        assert (site / href).is_file()
+        assert f"<h2>{bench}</h2>" in index
+    # bench-a: 6 done (2 + 2 + 1 extract, 1 mia), 1 failed, 1 skipped.
+    assert "8 cells:" in index
+    assert "6 done" in index and "1 failed" in index and "1 skipped" in index
+    assert re.search(r"last update \d{4}-\d\d-\d\d \d\d:\d\d UTC", index)
+    for asset in ASSETS:
+        assert (site / asset).is_file()
+    assert '<link rel="stylesheet" href="style.css">' in index
+    assert '<script src="sort.js"></script>' in index
+
+
+def test_dataset_table_mean_std_over_seeds(site: Path) -> None:
+    page = _page(site)
+    none = _row(page, "extract[budget=100]", "none")
+    assert none["n"] == "2"
+    agr = aggregate([0.8, 0.6])
+    assert agr is not None and none["metrics"]["attack.agr@10"] == agr.text() == "0.7000 ± 0.1414"
+    assert none["metrics"]["utility.ndcg@10"] == f"{0.31:.4f} ± {statistics.stdev([0.30, 0.32]):.4f}"
+    assert none["metrics"]["utility.hr@10"] == f"{0.62:.4f} ± {statistics.stdev([0.60, 0.64]):.4f}"
+    assert none["metrics"]["defended.ndcg@10"] == "0.3100 ± 0.0141"
+    assert none["metrics"]["attack.hr@10"] == "0.3500 ± 0.0707"
+    weak = _row(page, "extract[budget=100]", "weak")
+    assert weak["n"] == "1" and weak["metrics"]["attack.agr@10"] == "0.7000"  # one seed: no std
+    # sort keys for the JS: the mean, as a float
+    assert 'data-value="0.7"' in page or 'data-value="0.7000000000000001"' in page
+    # column headers are sortable and the primary metric is marked
+    assert 'class="sortable leaderboard"' in page
+    assert re.search(r'<th scope="col" data-col="8" class="num metric group-attack primary" title="attack.agr@10', page)
+
+
+def test_failed_and_skipped_cells(site: Path, session: Session) -> None:
+    page = _page(site)
+    broken = _row(page, "extract[budget=100]", "broken")
+    assert broken["n"] == "0" and "failed" in broken["cells"] and broken["rank"] == ""
+    failed_id = _cell_id(session, defense="broken")
+    assert f'href="../cells/{failed_id}.html#traceback"' in page
+    odd = _row(page, "extract[budget=100]", "odd")
+    assert "skipped" in odd["cells"] and "skipped: odd does not apply to bpr" in odd["cells"]
+    detail = (site / "cells" / f"{failed_id}.html").read_text(encoding="utf-8")
+    assert '<pre id="traceback" class="traceback">Traceback (most recent call last):' in detail
+    assert "RuntimeError: boom" in detail
+    skipped_detail = (site / "cells" / f"{_cell_id(session, defense='odd')}.html").read_text(encoding="utf-8")
+    assert "odd does not apply to bpr" in skipped_detail
+
+
+def test_tuned_cell_shows_best_trial_and_count(site: Path, session: Session) -> None:
+    page = _page(site)
+    mia = _row(page, "mia", "none")
+    assert mia["metrics"]["attack.auc"] == "0.9000"  # best trial, not the cell's 0.7
+    assert mia["tuning"] == "3 trials"
+    cell_id = _cell_id(session, attack="mia")
+    detail = (site / "cells" / f"{cell_id}.html").read_text(encoding="utf-8")
+    assert "<h2>Optuna trials</h2>" in detail
+    assert detail.count('<tr class="best">') == 1
+    assert "3 trials, study <code>study-1</code>; best trial #1 (value 0.9000)" in detail
+    for state in ("COMPLETE", "FAIL"):
+        assert f"<td>{state}</td>" in detail
+    assert "<code>{&#34;lr&#34;: 0.01}</code>" in detail
+
+
+def test_detail_page_content(site: Path, session: Session) -> None:
+    cell_id = _cell_id(session, defense="none", seed=1, attack="extract[budget=100]")
+    detail = (site / "cells" / f"{cell_id}.html").read_text(encoding="utf-8")
+    assert f"<h1>Cell #{cell_id}" in detail
+    assert '<tr><th scope="row">Seed</th><td>1</td></tr>' in detail
+    assert '<span class="badge status-done">done</span>' in detail
+    # config pretty-printed (escaped JSON inside <pre>)
+    assert "&#34;primary_metric&#34;: &#34;attack.agr@10&#34;" in detail
+    assert re.search(r'<pre class="json">\{\n  &#34;attack&#34;: \{', detail)
+    # timings, metrics, provenance
+    assert '<tr><th scope="row">train</th><td class="num">1.5000</td></tr>' in detail
+    assert '<tr class="primary"><th scope="row"><code>attack.agr@10</code></th><td class="num">0.6000</td></tr>' in detail
+    assert "0.1.0-test" in detail and "bench.toml" in detail
+    assert '<tr><th scope="row">torch</th><td>2.3.0</td></tr>' in detail
+    assert "test-cpu" in detail
+    page_href = f"../datasets/{dataset_slug('bench-a', 'ml-100k')}.html"
+    assert f'href="{page_href}"' in detail
+
+
+def test_chart_and_pareto_marking(site: Path) -> None:
+    page = _page(site)
+    rows = [r for r in _rows(page) if r["attack"] == "extract[budget=100]"]
+    # front first, then dominated, then rows without results
+    assert [r["defense"] for r in rows[:3]] == ["none", "noise", "weak"]
+    assert [r["rank"] for r in rows[:3]] == ["1", "1", "2"]
+    assert "on-front" in rows[0]["class"] and "on-front" not in rows[2]["class"]
+    # one chart: the extract group has 3 defenses with results, mia only one
+    assert page.count("<svg") == 1
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    points = re.findall(r'<a href="#(row-\d+)" class="point( front)?">\s*<title>([^<]*)</title>', svg)
+    by_label = {title.split("\n")[0]: (anchor, bool(front)) for anchor, front, title in points}
+    assert by_label == {"none": ("row-0", True), "noise": ("row-1", True), "weak": ("row-2", False)}
+    assert "<polyline class=\"front-line\"" in svg
+    assert "attack.agr@10 — attacker success" in svg and "defended.ndcg@10 — victim utility" in svg
+    # the front line joins the two front points only
+    line = re.search(r'<polyline class="front-line" points="([^"]+)"', svg)
+    assert line is not None and len(line.group(1).split()) == 2
+
+
+def test_single_defense_dataset_has_no_chart(site: Path) -> None:
+    assert "<svg" not in _page(site, "bench-b", "steam")
+
+
+def test_chart_works_with_any_metric_names(tmp_path: Path) -> None:
+    rows = [
+        dict(id=i + 1, benchmark="b", dataset="d", recommender="r", attack="a", defense=dfn, seed=s, status="done",
+             config={"primary_metric": "attack.leak"}, metrics={"attack.leak": x, "utility.recall@5": y, "attack.other": 1.0})
+        for i, (dfn, s, x, y) in enumerate([("d1", 0, 0.2, 0.5), ("d1", 1, 0.4, 0.7), ("d2", 0, 0.9, 0.9), ("d3", 0, 0.95, 0.1)])
+    ]
+    render_site(rows, tmp_path / "out")
+    page = (tmp_path / "out" / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 1
+    assert "attack.leak — attacker success" in page and "utility.recall@5 — victim utility" in page
+    assert [(r["defense"], r["rank"]) for r in _rows(page)] == [("d2", "1"), ("d1", "1"), ("d3", "2")]
+    # an attacker that wins with *lower* values flips the cost axis
+    for r in rows:
+        r["config"]["metric_directions"] = {"leak": False}
+    render_site(rows, tmp_path / "out2")
+    page = (tmp_path / "out2" / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
+    assert [(r["defense"], r["rank"]) for r in _rows(page)] == [("d2", "1"), ("d3", "1"), ("d1", "2")]
+    assert "higher = better protection" in page
+
+
+def test_hostile_names_are_escaped_and_stay_inside_out_dir(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    hostile_rows = [
+        dict(
+            id=i + 1,
+            benchmark=HOSTILE,
+            dataset=HOSTILE,
+            recommender=HOSTILE,
+            attack=HOSTILE,
+            defense=f"{HOSTILE}{i}",
+            seed=0,
+            status=status,
+            config={"primary_metric": f"attack.{HOSTILE}", "params": {HOSTILE: HOSTILE}},
+            metrics={f"attack.{HOSTILE}": 0.1 * (i + 1), f"defended.{HOSTILE}": 0.5 - 0.1 * i},
+            timings={HOSTILE: 1.0},
+            versions={HOSTILE: HOSTILE},
+            hardware={"cpu": HOSTILE},
+            error=HOSTILE if status == "failed" else None,
+            traceback=HOSTILE if status == "failed" else None,
+            skip_reason=HOSTILE if status == "skipped" else None,
+            trials=[dict(number=0, state=HOSTILE, value=0.5, params={HOSTILE: HOSTILE}, metrics={HOSTILE: 1.0})],
+            run=dict(id=7, benchmark=HOSTILE, status=HOSTILE, recsec_version=HOSTILE, spec_path=HOSTILE),
+        )
+        for i, status in enumerate(["done", "done", "failed", "skipped"])
+    ]
+    out = work / "site"
+    render_site(hostile_rows, out, title=HOSTILE)
+
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert all(out in p.parents for p in written)
+    names = {p.relative_to(out).as_posix() for p in written}
+    assert all(re.fullmatch(r"(index\.html|style\.css|sort\.js|cells/\d+\.html|datasets/[0-9a-f]{16}\.html)", n) for n in names)
+    assert {"cells/1.html", "cells/2.html", "cells/3.html", "cells/4.html"} <= names
+    assert not any("passwd" in p.as_posix() for p in tmp_path.rglob("*"))
+
+    for path in written:
+        if path.suffix != ".html":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert "<script>alert" not in text and "alert(1)</script>" not in text, path
+        assert ESCAPED_SCRIPT in text, path
+        assert "&#34;&#39;&amp;../../etc/passwd" in text, path
+        # the only script is ours, and nothing is loaded from elsewhere
+        assert re.findall(r"<script[^>]*>", text) == [f'<script src="{"" if path.name == "index.html" else "../"}sort.js">']
+        assert not re.search(r'(?:src|href)="(?:https?:)?//', text)
+        # every attribute value parses without a stray quote from the data
+        for attrs in re.findall(r"<[a-z]+((?:\s+[a-z-]+=\"[^\"]*\")*)\s*/?>", text):
+            assert "<" not in attrs
+    dataset_page = (out / "datasets" / f"{dataset_slug(HOSTILE, HOSTILE)}.html").read_text(encoding="utf-8")
+    assert "<svg" in dataset_page  # two defenses with results: the chart is drawn, its labels escaped
+    svg = dataset_page[dataset_page.index("<svg") : dataset_page.index("</svg>")]
+    assert ESCAPED_SCRIPT in svg and "<script" not in svg
+
+
+def test_templates_load_through_the_package(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    env = environment()
+    assert isinstance(env.loader, jinja2.PackageLoader)
+    assert env.loader.package_name == "recsec.reports"
+    assert env.autoescape is True
+    render_site(session, Path("relative-site"))
+    assert (elsewhere / "relative-site" / "index.html").is_file()
+    # every shipped template matches the package-data globs in pyproject.toml
+    shipped = [p.name for p in resources.files("recsec.reports").joinpath("templates").iterdir() if p.is_file()]
+    assert set(ASSETS) <= set(shipped) and "base.html" in shipped
+    assert all(name.endswith((".html", ".css", ".js")) for name in shipped)
+
+
+def test_render_from_plain_rows(tmp_path: Path) -> None:
+    when = datetime(2024, 5, 1, 12, 30, tzinfo=timezone.utc)
+    rows = [
+        dict(id=10, benchmark="b", dataset="d", recommender="r", attack="a", defense="x", seed=s, status="done",
+             config={"primary_metric": "attack.auc"}, metrics={"attack.auc": v}, updated_at=when)
+        for s, v in [(0, 0.5), (1, 0.7)]
+    ]
+    rows[1]["id"] = 11
+    index = render_site(rows, tmp_path / "out")
+    text = index.read_text(encoding="utf-8")
+    assert "2024-05-01 12:30 UTC" in text
+    page = (tmp_path / "out" / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
+    assert _row(page, "a", "x")["metrics"]["attack.auc"] == "0.6000 ± 0.1414"
+    assert html.unescape("seed 0") in page and 'href="../cells/11.html"' in page
+
+
+def test_empty_database_renders(tmp_path: Path) -> None:
+    index = render_site([], tmp_path / "empty")
+    assert "No results stored yet." in index.read_text(encoding="utf-8")
