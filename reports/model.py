@@ -27,6 +27,7 @@ __all__ = [
     "Site",
     "build_site",
     "dataset_slug",
+    "benchmark_anchor",
     "cell_href",
 ]
 
@@ -46,6 +47,11 @@ STATUSES: tuple[str, ...] = ("done", "failed", "skipped", "pending", "running")
 def dataset_slug(benchmark: str, dataset: str) -> str:
     """File stem of a (benchmark, dataset) page: a hash, safe whatever the names hold."""
     return hashlib.sha256(json.dumps([benchmark, dataset]).encode("utf-8")).hexdigest()[:16]
+
+
+def benchmark_anchor(benchmark: str) -> str:
+    """Fragment id of a benchmark's section in ``index.html`` (a hash of its name)."""
+    return "bench-" + hashlib.sha256(benchmark.encode("utf-8")).hexdigest()[:12]
 
 
 def cell_href(cell: CellRow) -> str:
@@ -116,7 +122,10 @@ class LeaderRow:
     recommender: str
     attack: str
     defense: str
+    #: The newest cell of each seed (these are aggregated).
     cells: list[CellRow]
+    #: Older cells of the same seeds (another configuration, e.g. a component version bump).
+    superseded: list[CellRow] = field(default_factory=list)
     metrics: dict[str, Agg] = field(default_factory=dict)
     primary_metric: str = ""
     pareto_rank: int | None = None
@@ -171,6 +180,10 @@ class DatasetPage:
         return f"datasets/{self.slug}.html"
 
     @property
+    def bench_anchor(self) -> str:
+        return benchmark_anchor(self.benchmark)
+
+    @property
     def n_cells(self) -> int:
         return sum(self.counts.values())
 
@@ -187,6 +200,10 @@ class BenchmarkSummary:
     name: str
     datasets: list[DatasetPage]
     runs: list[RunRow]
+
+    @property
+    def anchor(self) -> str:
+        return benchmark_anchor(self.name)
 
     @property
     def counts(self) -> Counter[str]:
@@ -334,6 +351,17 @@ def _sort_key(row: LeaderRow, y_suffix: str | None) -> tuple[Any, ...]:
     )
 
 
+def _latest_per_seed(cells: list[CellRow]) -> tuple[list[CellRow], list[CellRow]]:
+    """Split cells into the newest per seed (highest id: the latest configuration) and the rest."""
+    newest: dict[int, CellRow] = {}
+    for c in cells:
+        if c.seed not in newest or c.id > newest[c.seed].id:
+            newest[c.seed] = c
+    keep = {id(c) for c in newest.values()}
+    current = sorted(newest.values(), key=lambda c: c.seed)
+    return current, [c for c in cells if id(c) not in keep]
+
+
 def build_dataset(benchmark: str, dataset: str, cells: list[CellRow]) -> DatasetPage:
     """Group a dataset's cells into leaderboard rows, rank defenses, build charts."""
     by_row: dict[tuple[str, str, str], list[CellRow]] = {}
@@ -341,7 +369,8 @@ def build_dataset(benchmark: str, dataset: str, cells: list[CellRow]) -> Dataset
         by_row.setdefault((c.recommender, c.attack, c.defense), []).append(c)
     by_group: dict[tuple[str, str], list[LeaderRow]] = {}
     for (rec, att, dfn), members in sorted(by_row.items()):
-        row = LeaderRow(index=0, group=0, recommender=rec, attack=att, defense=dfn, cells=members)
+        current, superseded = _latest_per_seed(members)
+        row = LeaderRow(index=0, group=0, recommender=rec, attack=att, defense=dfn, cells=current, superseded=superseded)
         _aggregate_row(row)
         by_group.setdefault((rec, att), []).append(row)
 
@@ -379,7 +408,7 @@ def build_site(data: ReportData) -> Site:
     for c in data.cells:
         by_dataset.setdefault((c.benchmark, c.dataset), []).append(c)
     pages = [build_dataset(b, d, cells) for (b, d), cells in sorted(by_dataset.items())]
-    page_of_cell = {c.id: p for p in pages for r in p.rows for c in r.cells}
+    page_of_cell = {c.id: p for p in pages for r in p.rows for c in (*r.cells, *r.superseded)}
 
     benchmarks: list[BenchmarkSummary] = []
     for name in sorted({p.benchmark for p in pages} | {r.benchmark for r in data.runs.values()}):

@@ -74,7 +74,4 @@ if os.environ.get("RECSEC_TEST_THREADS"):
     torch.set_num_threads(int(os.environ["RECSEC_TEST_THREADS"]))
 
 sys.path.insert(0, str(Path(__file__).parent))
-try:
-    from db_fixtures import *  # noqa: E402,F401,F403  (database fixtures shared by storage and runner tests)
-except ImportError:  # pragma: no cover
-    pass
+from db_fixtures import *  # noqa: E402,F401,F403  (database fixtures shared by storage and runner tests)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 import statistics
 import uuid
@@ -427,9 +426,39 @@ def test_render_from_plain_rows(tmp_path: Path) -> None:
     assert "2024-05-01 12:30 UTC" in text
     page = (tmp_path / "out" / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
     assert _row(page, "a", "x")["metrics"]["attack.auc"] == "0.6000 ± 0.1414"
-    assert html.unescape("seed 0") in page and 'href="../cells/11.html"' in page
+    assert 'title="seed 0: done">s0</a>' in page and 'href="../cells/11.html"' in page
 
 
 def test_empty_database_renders(tmp_path: Path) -> None:
     index = render_site([], tmp_path / "empty")
     assert "No results stored yet." in index.read_text(encoding="utf-8")
+
+
+def test_newest_cell_per_seed_is_aggregated(tmp_path: Path) -> None:
+    base = dict(benchmark="b", dataset="d", recommender="r", attack="a", defense="x", status="done", config={"primary_metric": "attack.auc"})
+    rows = [
+        dict(base, id=1, seed=0, metrics={"attack.auc": 0.1}),  # an older configuration of seed 0
+        dict(base, id=2, seed=0, metrics={"attack.auc": 0.5}),
+        dict(base, id=3, seed=1, metrics={"attack.auc": 0.7}),
+    ]
+    render_site(rows, tmp_path / "out")
+    page = (tmp_path / "out" / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
+    row = _row(page, "a", "x")
+    assert row["n"] == "2" and row["metrics"]["attack.auc"] == "0.6000 ± 0.1414"
+    assert "older: s0" in row["cells"] and 'href="../cells/1.html"' in page
+    assert (tmp_path / "out" / "cells" / "1.html").is_file()
+
+
+def test_metric_rows_fill_in_missing_json(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    Base.metadata.create_all(engine)
+    with sessionmaker(engine)() as s:
+        run = Run(benchmark="b")
+        s.add(run)
+        s.flush()
+        cell = _cell(s, run, benchmark="b", dataset="d", metrics={}, primary="attack.auc")
+        s.add(Metric(cell_id=cell.id, name="attack.auc", value=0.25))
+        s.commit()
+        render_site(s, tmp_path / "out")
+    page = (tmp_path / "out" / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
+    assert _row(page, "extract[budget=100]", "none")["metrics"]["attack.auc"] == "0.2500"

@@ -1,0 +1,124 @@
+"""The matrix runner on toy components: storage of every outcome, victim reuse,
+failures, resume after an interruption, --force, and Optuna tuning."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsec.runner import RunOptions, Runner
+from recsec.spec import parse_spec
+from recsec.storage import repository as repo
+
+SPEC = """
+datasets = ["toy-data"]
+recommenders = ["toy-popular"]
+defenses = ["none", "toy-reverse"]
+
+[benchmark]
+name = "toy"
+seeds = [0, 1]
+
+[[attacks]]
+name = "toy-probe"
+params = { n_queries = [5, 10] }
+"""
+
+
+def _run(spec_text, registry, storage, tmp_path, **kw):
+    spec = parse_spec(spec_text, registry, "toy.toml")
+    opts = RunOptions(device="cpu", artifacts_dir=tmp_path / "artifacts", log=lambda m: None, **kw)
+    return Runner(spec, storage, opts).run()
+
+
+def _cells(storage, **filters):
+    with storage.transaction() as s:
+        return {(c.attack, c.defense, c.seed): c for c in repo.list_cells(s, **filters)}
+
+
+def test_run_stores_every_cell_and_reuses_victims(toy_registry, storage, tmp_path):
+    import recsec_toy_plugin as toy
+
+    summary = _run(SPEC, toy_registry, storage, tmp_path)
+    assert summary.counts == {"done": 8, "cached": 0, "failed": 0, "skipped": 0}
+    assert toy.CALLS["fit"] == 2  # one victim per seed, shared by both attacks and both defenses
+    cells = _cells(storage)
+    c = cells[("toy-probe[n_queries=10]", "none", 0)]
+    assert c.status == "done" and c.config["primary_metric"] == "attack.hit"
+    for name in ("attack.hit", "attack.queries", "utility.ndcg@10", "utility.hr@10", "defended.ndcg@10", "utility.distinct_top1"):
+        assert name in c.metrics, name
+    assert c.metrics["attack.queries"] == 10
+    assert c.versions["attack"].startswith("toy-probe@2") and c.versions["recsec"]
+    assert c.timings["total_s"] > 0 and "cpu_count" in c.hardware
+    # the reversing defense destroys utility; the undefended list does not
+    rev = cells[("toy-probe[n_queries=10]", "toy-reverse", 0)]
+    assert rev.metrics["defended.hr@10"] <= c.metrics["defended.hr@10"]
+    assert rev.metrics["utility.hr@10"] == c.metrics["utility.hr@10"]
+
+    again = _run(SPEC, toy_registry, storage, tmp_path)
+    assert again.counts["cached"] == 8 and again.counts["done"] == 0
+    assert toy.CALLS["fit"] == 2
+
+    forced = _run(SPEC, toy_registry, storage, tmp_path, force=True)
+    assert forced.counts["done"] == 8
+    assert toy.CALLS["fit"] == 2  # the checkpoint is reloaded, not retrained
+
+
+def test_failing_cell_is_stored_with_traceback_and_matrix_goes_on(toy_registry, storage, tmp_path):
+    spec = SPEC.replace("params = { n_queries = [5, 10] }", "params = { fail = [false, true] }")
+    summary = _run(spec, toy_registry, storage, tmp_path)
+    assert summary.counts["failed"] == 4 and summary.counts["done"] == 4
+    failed = _cells(storage, status="failed")
+    (c, *_) = failed.values()
+    assert "ValueError: toy attack failed on purpose" in c.error
+    assert "Traceback" in c.traceback and "recsec_toy_plugin.py" in c.traceback
+    # a re-run retries failed cells only
+    assert _run(spec, toy_registry, storage, tmp_path).counts == {"done": 0, "cached": 4, "failed": 4, "skipped": 0}
+
+
+def test_interrupted_run_resumes_where_it_stopped(toy_registry, storage, tmp_path):
+    import recsec_toy_plugin as toy
+
+    toy.INTERRUPT["at"] = 3
+    with pytest.raises(KeyboardInterrupt):
+        _run(SPEC, toy_registry, storage, tmp_path)
+    cells = _cells(storage)
+    assert sorted(c.status for c in cells.values()) == ["done", "done", "pending"]
+    with storage.transaction() as s:
+        from sqlalchemy import select
+
+        from recsec.storage.models import Run
+
+        assert s.scalars(select(Run.status)).all() == ["interrupted"]
+    toy.INTERRUPT["at"] = None
+    resumed = _run(SPEC, toy_registry, storage, tmp_path)
+    assert resumed.counts == {"done": 6, "cached": 2, "failed": 0, "skipped": 0}
+    assert all(c.status == "done" for c in _cells(storage).values())
+
+
+def test_skip_reasons_are_stored(toy_registry, storage, tmp_path, monkeypatch):
+    import recsec_toy_plugin as toy
+
+    monkeypatch.setattr(toy.ToyProbe, "families", ("sequential",))
+    summary = _run(SPEC, toy_registry, storage, tmp_path)
+    assert summary.counts["skipped"] == 8
+    c = next(iter(_cells(storage).values()))
+    assert c.status == "skipped" and "sequential" in c.skip_reason
+
+
+def test_tune_runs_an_optuna_study_per_cell_in_the_same_database(toy_registry, storage, tmp_path):
+    import optuna
+
+    spec = SPEC.replace("params = { n_queries = [5, 10] }", "") + "\n[tune]\nn_trials = 4\nsampler_seed = 3\n"
+    spec = spec.replace('defenses = ["none", "toy-reverse"]', 'defenses = ["none"]').replace("seeds = [0, 1]", "seeds = [0]")
+    summary = _run(spec, toy_registry, storage, tmp_path)
+    assert summary.counts["done"] == 1
+    (c,) = _cells(storage).values()
+    assert c.n_trials == 4 and c.study_name
+    with storage.transaction() as s:
+        cell = repo.get_cell(s, c.config_hash)
+        trials = [(t.number, t.value, t.params) for t in cell.trials]
+    assert len(trials) == 4 and all("n_queries" in p for _, _, p in trials)
+    best = max(v for _, v, _ in trials)
+    assert c.metrics["attack.hit"] == pytest.approx(best)  # maximise: the attack declares hit as higher-is-better
+    study = optuna.load_study(study_name=c.study_name, storage=storage.url)
+    assert len(study.trials) == 4
