@@ -37,6 +37,7 @@ from recsec.seeding import derive_seed
 SETTINGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "none/popular": ("none", {}, {"nonmember_lists": "popular"}),
     "popularity-randomization/popular": ("popularity-randomization", {}, {"nonmember_lists": "popular"}),
+    "popularity-randomization/popular/adaptive": ("popularity-randomization", {}, {"nonmember_lists": "popular", "adaptive": True}),
     "list-shuffle/popular": ("list-shuffle", {}, {"nonmember_lists": "popular"}),
     "none/foldin": ("none", {}, {"nonmember_lists": "foldin"}),
 }
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             m = run_cell(seed, args.recommender, rec_params, setting, victims, device)
             cells.setdefault(setting, []).append(m)
             print(
-                f"  {setting:34s} seed {seed}: auc {m['auc']:.3f}  tpr@1%fpr {m['tpr@1%fpr']:.3f}  "
+                f"  {setting:42s} seed {seed}: auc {m['auc']:.3f}  tpr@1%fpr {m['tpr@1%fpr']:.3f}  "
                 f"bal.acc {m['balanced_accuracy']:.3f}  (victim {m['victim_train_s']:.1f}s, attack {m['attack_s']:.1f}s, "
                 f"hr@10 {m['utility.hr@10']:.3f})",
                 flush=True,
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         summary[setting] = row
         n_target = int(row["n_target"][0])
         print(
-            f"  {setting:34s} auc {row['auc'][0]:.3f} +- {row['auc'][1]:.3f}   tpr@1%fpr {row['tpr@1%fpr'][0]:.3f} +- {row['tpr@1%fpr'][1]:.3f}"
+            f"  {setting:42s} auc {row['auc'][0]:.3f} +- {row['auc'][1]:.3f}   tpr@1%fpr {row['tpr@1%fpr'][0]:.3f} +- {row['tpr@1%fpr'][1]:.3f}"
             f"   bal.acc {row['balanced_accuracy'][0]:.3f} +- {row['balanced_accuracy'][1]:.3f}   (n_target {n_target})"
         )
     if args.json:

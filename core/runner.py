@@ -144,7 +144,15 @@ class Runner:
             attack=cell.attack.instance_name,
             defense=cell.defense.instance_name,
             seed=cell.seed,
-            config={**cell.config, "primary_metric": self._primary_metric(cell)},
+            config={
+                **cell.config,
+                "primary_metric": self._primary_metric(cell),
+                # reports need to know which way is "better" for each metric
+                "metric_directions": {
+                    **{f"attack.{k}": v for k, v in cell.attack.metric_directions.items()},
+                    **{f"defense.{k}": v for k, v in cell.defense.metric_directions.items()},
+                },
+            },
             run_id=run_id,
         )
         with self.storage.transaction() as s:

@@ -17,6 +17,11 @@ __all__ = ["ChartInput", "ChartPoint", "Chart", "build_chart", "nice_ticks"]
 WIDTH, HEIGHT = 680, 420
 LEFT, RIGHT, TOP, BOTTOM = 72, 28, 20, 64
 LABEL_MAX = 28
+AXIS_LABEL_MAX = 48
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class Chart:
     title: str
     x_label: str
     y_label: str
+    x_axis: str  # x_label shortened to fit under the plot
+    y_axis: str
     x_hint: str
     width: int
     height: int
@@ -136,7 +143,7 @@ def build_chart(
     for p in points:
         cx, cy = px(p.x.mean), py(p.y.mean)
         near_right = cx > right - 150
-        short = p.label if len(p.label) <= LABEL_MAX else p.label[: LABEL_MAX - 1] + "…"
+        short = _shorten(p.label, LABEL_MAX)
         laid.append(
             ChartPoint(
                 label=p.label,
@@ -160,6 +167,8 @@ def build_chart(
         title=title,
         x_label=x_label,
         y_label=y_label,
+        x_axis=_shorten(x_label, AXIS_LABEL_MAX),
+        y_axis=_shorten(y_label, AXIS_LABEL_MAX),
         x_hint=hint,
         width=WIDTH,
         height=HEIGHT,

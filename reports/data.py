@@ -88,7 +88,7 @@ class CellRow:
         return value if isinstance(value, str) else ""
 
     def tune_maximize(self) -> bool:
-        """Direction of the Optuna study (maximise unless the config says otherwise)."""
+        """Direction of the Optuna study: ``config["tune"]["direction"]``, else maximise."""
         tune = self.config.get("tune")
         if isinstance(tune, Mapping):
             direction = tune.get("direction")
@@ -102,8 +102,17 @@ class CellRow:
         return True
 
     def best_trial(self) -> TrialRow | None:
-        """The best complete trial by value, in the study's direction; ties go to the earliest."""
+        """The best complete trial.
+
+        The runner records its number as the ``tune.best_trial`` metric; without
+        it, the best value in the study's direction wins (ties: the earliest).
+        """
         done = [t for t in self.trials if t.complete]
+        recorded = self.metrics.get("tune.best_trial")
+        if _finite(recorded):
+            for t in done:
+                if t.number == int(recorded):  # type: ignore[arg-type]
+                    return t
         if not done:
             return None
         sign = 1.0 if self.tune_maximize() else -1.0

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from .chart import Chart, ChartInput, build_chart
@@ -39,9 +39,10 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("defense", "Defense metrics"),
     ("", "Other metrics"),
 )
+#: Bookkeeping metrics (e.g. ``tune.best_trial``) shown on detail pages but not aggregated.
+HIDDEN_PREFIXES: tuple[str, ...] = ("tune.",)
 #: Preferred utility metrics, listed first within their group.
 PREFERRED_SUFFIXES: tuple[str, ...] = ("ndcg@10", "hr@10")
-STATUSES: tuple[str, ...] = ("done", "failed", "skipped", "pending", "running")
 
 
 def dataset_slug(benchmark: str, dataset: str) -> str:
@@ -233,12 +234,14 @@ class Site:
     page_of_cell: dict[int, DatasetPage]
 
 
+def _utc_naive(value: datetime) -> datetime:
+    """Comparable form of a timestamp: naive ones (SQLite) are taken as UTC already."""
+    return value if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def _latest(values: Iterable[datetime | None]) -> datetime | None:
     present = [v for v in values if isinstance(v, datetime)]
-    if not present:
-        return None
-    # SQLite hands back naive datetimes; compare them all as naive UTC.
-    return max(present, key=lambda d: d.replace(tzinfo=None) if d.tzinfo is None else d.astimezone(None).replace(tzinfo=None))
+    return max(present, key=_utc_naive) if present else None
 
 
 def _attacker_higher_is_better(cells: list[CellRow], metric: str) -> bool:
@@ -333,7 +336,8 @@ def _aggregate_row(row: LeaderRow) -> None:
     per_metric: dict[str, list[float]] = {}
     for c in done:
         for name, value in c.effective_metrics().items():
-            per_metric.setdefault(str(name), []).append(value)
+            if not str(name).startswith(HIDDEN_PREFIXES):
+                per_metric.setdefault(str(name), []).append(value)
     row.metrics = {k: a for k, v in per_metric.items() if (a := aggregate(v)) is not None}
     primaries = Counter(c.primary_metric for c in row.cells if c.primary_metric)
     row.primary_metric = primaries.most_common(1)[0][0] if primaries else ""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -93,13 +94,28 @@ def _write(out_dir: Path, relative: str, text: str) -> None:
     target.write_text(text, encoding="utf-8")
 
 
+#: Pages this renderer owns: stale ones (cells or datasets gone from the database) are removed.
+_OWNED = {"cells": re.compile(r"\d+\.html"), "datasets": re.compile(r"[0-9a-f]{16}\.html")}
+
+
+def _remove_stale(out_dir: Path, written: set[str]) -> None:
+    for folder, pattern in _OWNED.items():
+        directory = out_dir / folder
+        if not directory.is_dir():
+            continue
+        for path in directory.iterdir():
+            if path.is_file() and pattern.fullmatch(path.name) and f"{folder}/{path.name}" not in written:
+                path.unlink()
+
+
 def _copy_assets(out_dir: Path) -> None:
     folder = resources.files("recsec.reports").joinpath("templates")
     for name in ASSETS:
         _write(out_dir, name, folder.joinpath(name).read_text(encoding="utf-8"))
 
 
-def _render_pages(env: jinja2.Environment, site: Site, out_dir: Path, title: str) -> None:
+def _render_pages(env: jinja2.Environment, site: Site, out_dir: Path, title: str) -> set[str]:
+    """Write every page; return their paths relative to ``out_dir``."""
     from recsec import __version__
 
     common = {
@@ -109,16 +125,21 @@ def _render_pages(env: jinja2.Environment, site: Site, out_dir: Path, title: str
         "cell_href": cell_href,
     }
     _write(out_dir, "index.html", env.get_template("index.html").render(root="", site=site, **common))
+    written = {"index.html"}
     dataset_tpl = env.get_template("dataset.html")
     for page in site.pages:
         _write(out_dir, page.href, dataset_tpl.render(root="../", page=page, **common))
+        written.add(page.href)
     cell_tpl = env.get_template("cell.html")
     for cell in site.cells:
-        _write(out_dir, cell_href(cell), cell_tpl.render(root="../", cell=cell, page=site.page_of_cell.get(cell.id), **common))
+        href = cell_href(cell)
+        _write(out_dir, href, cell_tpl.render(root="../", cell=cell, page=site.page_of_cell.get(cell.id), **common))
+        written.add(href)
+    return written
 
 
 def render_site(source: Any, out_dir: Path | str, title: str = "recsec leaderboard") -> Path:
-    """Render the leaderboard site into ``out_dir`` and return the path of its ``index.html``.
+    """Render the leaderboard site into ``out_dir`` and return ``out_dir`` (open its ``index.html``).
 
     Args:
         source: a SQLAlchemy ``Session`` on a recsec database (all runs, cells,
@@ -126,14 +147,17 @@ def render_site(source: Any, out_dir: Path | str, title: str = "recsec leaderboa
             or an iterable of cell dicts keyed by ``Cell``'s column names, each
             optionally with ``trials`` (list of ``Trial``-like dicts) and ``run``
             (a ``Run``-like dict).
-        out_dir: the site folder; created if missing. Existing pages are overwritten.
+        out_dir: the site folder; created if missing. Pages are overwritten, and
+            cell or dataset pages of an earlier render that no longer exist are
+            removed (only files named like this renderer's pages).
         title: shown in every page's header.
     """
     data: ReportData = load(source)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     site = build_site(data)
-    _render_pages(environment(), site, out, title)
+    written = _render_pages(environment(), site, out, title)
+    _remove_stale(out, written)
     _copy_assets(out)
-    return out / "index.html"
+    return out
 

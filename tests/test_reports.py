@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recsec.reports import render_site
 from recsec.reports.chart import nice_ticks
+from recsec.reports.data import from_rows
 from recsec.reports.model import dataset_slug
 from recsec.reports.render import ASSETS, environment
 from recsec.reports.stats import aggregate, fmt, pareto_ranks
@@ -100,7 +101,9 @@ def session(tmp_path: Path) -> Session:
             seed=0,
             n_trials=3,
             study_name="study-1",
-            metrics={"attack.auc": 0.7, "utility.ndcg@10": 0.3},
+            # As the runner stores it: the best trial's number among the metrics, direction left to the metric.
+            metrics={"attack.auc": 0.7, "utility.ndcg@10": 0.3, "tune.best_trial": 1.0},
+            config={"primary_metric": "attack.auc", "tune": {"component": "attack", "n_trials": 3, "metric": "attack.auc", "direction": None}},
         )
         s.add_all(
             [
@@ -116,9 +119,9 @@ def session(tmp_path: Path) -> Session:
 
 @pytest.fixture()
 def site(session: Session, tmp_path: Path) -> Path:
-    index = render_site(session, tmp_path / "site", title="Test board")
-    assert index == tmp_path / "site" / "index.html"
-    return tmp_path / "site"
+    out = render_site(session, tmp_path / "site", title="Test board")
+    assert out == tmp_path / "site" and (out / "index.html").is_file()
+    return out
 
 
 def _page(site: Path, benchmark: str = "bench-a", dataset: str = "ml-100k") -> str:
@@ -204,6 +207,17 @@ def test_pareto_ranks_hand_made() -> None:
     assert pareto_ranks([]) == []
 
 
+def test_best_trial_choice() -> None:
+    trials = [dict(number=0, state="COMPLETE", value=0.2), dict(number=1, state="COMPLETE", value=0.8), dict(number=2, state="FAIL", value=None)]
+    base = dict(id=1, benchmark="b", dataset="d", recommender="r", attack="a", defense="x", seed=0, status="done", trials=trials)
+    (maxi,) = from_rows([base]).cells
+    assert maxi.best_trial().number == 1 and maxi.tuned and maxi.trial_count == 3
+    (mini,) = from_rows([dict(base, config={"tune": {"direction": "minimize"}})]).cells
+    assert mini.best_trial().number == 0
+    (recorded,) = from_rows([dict(base, metrics={"tune.best_trial": 0.0})]).cells
+    assert recorded.best_trial().number == 0  # the runner's record wins over any guess
+
+
 def test_nice_ticks() -> None:
     assert nice_ticks(0.0, 1.0) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert nice_ticks(0.21, 0.33) == pytest.approx([0.225, 0.25, 0.275, 0.3, 0.325])
@@ -268,6 +282,7 @@ def test_tuned_cell_shows_best_trial_and_count(site: Path, session: Session) -> 
     page = _page(site)
     mia = _row(page, "mia", "none")
     assert mia["metrics"]["attack.auc"] == "0.9000"  # best trial, not the cell's 0.7
+    assert "tune.best_trial" not in page  # bookkeeping, not a leaderboard column
     assert mia["tuning"] == "3 trials"
     cell_id = _cell_id(session, attack="mia")
     detail = (site / "cells" / f"{cell_id}.html").read_text(encoding="utf-8")
@@ -421,8 +436,7 @@ def test_render_from_plain_rows(tmp_path: Path) -> None:
         for s, v in [(0, 0.5), (1, 0.7)]
     ]
     rows[1]["id"] = 11
-    index = render_site(rows, tmp_path / "out")
-    text = index.read_text(encoding="utf-8")
+    text = (render_site(rows, tmp_path / "out") / "index.html").read_text(encoding="utf-8")
     assert "2024-05-01 12:30 UTC" in text
     page = (tmp_path / "out" / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
     assert _row(page, "a", "x")["metrics"]["attack.auc"] == "0.6000 ± 0.1414"
@@ -430,8 +444,8 @@ def test_render_from_plain_rows(tmp_path: Path) -> None:
 
 
 def test_empty_database_renders(tmp_path: Path) -> None:
-    index = render_site([], tmp_path / "empty")
-    assert "No results stored yet." in index.read_text(encoding="utf-8")
+    out = render_site([], tmp_path / "empty")
+    assert "No results stored yet." in (out / "index.html").read_text(encoding="utf-8")
 
 
 def test_newest_cell_per_seed_is_aggregated(tmp_path: Path) -> None:
@@ -462,3 +476,54 @@ def test_metric_rows_fill_in_missing_json(tmp_path: Path) -> None:
         render_site(s, tmp_path / "out")
     page = (tmp_path / "out" / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
     assert _row(page, "extract[budget=100]", "none")["metrics"]["attack.auc"] == "0.2500"
+
+
+def test_rerender_removes_stale_pages_only(tmp_path: Path) -> None:
+    row = dict(id=5, benchmark="b", dataset="d", recommender="r", attack="a", defense="x", seed=0, status="done")
+    out = tmp_path / "out"
+    render_site([row, dict(row, id=6, dataset="gone")], out)
+    assert (out / "cells" / "6.html").is_file()
+    (out / "cells" / "notes.txt").write_text("mine")
+    render_site([row], out)
+    assert not (out / "cells" / "6.html").exists()
+    assert not (out / "datasets" / f"{dataset_slug('b', 'gone')}.html").exists()
+    assert (out / "cells" / "5.html").is_file() and (out / "cells" / "notes.txt").is_file()
+
+
+def test_renders_what_the_runner_stores(toy_registry, storage, tmp_path: Path) -> None:
+    """End to end on the toy plugin: a real run (two defenses, two seeds, one tuned benchmark) renders."""
+    from recsec.runner import RunOptions, Runner
+    from recsec.spec import parse_spec
+
+    spec_text = """
+datasets = ["toy-data"]
+recommenders = ["toy-popular"]
+defenses = ["none", "toy-reverse"]
+
+[benchmark]
+name = "toy"
+seeds = [0, 1]
+
+[[attacks]]
+name = "toy-probe"
+"""
+    opts = RunOptions(device="cpu", artifacts_dir=tmp_path / "artifacts", log=lambda m: None)
+    Runner(parse_spec(spec_text, toy_registry, "toy.toml"), storage, opts).run()
+    tuned = spec_text.replace('name = "toy"', 'name = "toy-tuned"').replace("seeds = [0, 1]", "seeds = [0]")
+    Runner(parse_spec(tuned + "\n[tune]\nn_trials = 3\nsampler_seed = 3\n", toy_registry, "tuned.toml"), storage, opts).run()
+    with storage.transaction() as s:
+        out = render_site(s, tmp_path / "site")
+        cells = s.query(Cell).all()
+        expected = {(c.benchmark, c.dataset) for c in cells}
+        ids = [c.id for c in cells]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for bench, dataset in expected:
+        assert f'href="datasets/{dataset_slug(bench, dataset)}.html"' in index
+    assert all((out / "cells" / f"{i}.html").is_file() for i in ids)
+    page = _page(out, "toy", next(d for b, d in expected if b == "toy"))
+    rows = _rows(page)
+    assert {r["defense"] for r in rows} >= {"none", "toy-reverse"}
+    assert all(r["n"] == "2" for r in rows if r["rank"])
+    assert "<svg" in page
+    tuned_page = _page(out, "toy-tuned", next(d for b, d in expected if b == "toy-tuned"))
+    assert any(r["tuning"] == "3 trials" for r in _rows(tuned_page))

@@ -8,6 +8,7 @@ Model" (arXiv 2301.03596).
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,7 +50,11 @@ class ZhangMIA(Attack):
     on the shadow users' features (labels known) scores the target users.
     Features are standardised with the shadow statistics when
     ``standardize`` is on. The shadow's API mirrors the victim's serving
-    policy but not its defense (a non-adaptive attacker).
+    policy; by default not its defense (a non-adaptive attacker, as in the
+    paper). With ``adaptive`` the attacker knows the defense and its
+    parameters (Kerckhoffs): the shadow is trained through the defense's
+    ``train_victim`` and served through a copy of it, prepared on the shadow
+    split, so the attack model learns what defended lists look like.
 
     ``nonmember_lists``: ``"popular"`` is the paper's protocol: the service
     returns the most-popular list to users it was not trained on
@@ -85,6 +90,7 @@ class ZhangMIA(Attack):
         "shadow_frac": Param(1 / 3, help="fraction of kept users in the shadow set"),
         "target_frac": Param(1 / 3, help="fraction of kept users in the target set (the rest: item embedding)"),
         "member_frac": Param(0.5, help="fraction of the shadow and of the target users that are members"),
+        "adaptive": Param(False, help="the attacker knows the defense: its shadow is served through a copy of it"),
     }
 
     _SPLIT_PARAMS = ("min_interactions", "shadow_frac", "target_frac", "member_frac")
@@ -184,10 +190,17 @@ class ZhangMIA(Attack):
             raise ValueError(f"{self.name} needs ctx.victim_factory to train its shadow recommender")
         shadow = ctx.victim_factory()
         train = part.interactions_of(part.shadow_members)
+        split = Split(train=train, valid=empty_evalset(), test=empty_evalset(), key="mia-shadow")
         fit_ctx = RunContext(seed=ctx.seed_for(self.name, "shadow-fit"), device=ctx.device, progress=False, log=ctx.log)
-        shadow.fit(Split(train=train, valid=empty_evalset(), test=empty_evalset(), key="mia-shadow"), fit_ctx)
+        defense = copy.deepcopy(api.defense) if self.p.adaptive and api.defense is not None else None
+        if defense is not None:
+            defense.train_victim(shadow, split, fit_ctx)
+            defense.prepare(shadow, split, fit_ctx)
+        else:
+            shadow.fit(split, fit_ctx)
         return BlackBoxAPI(
             shadow,
+            defense=defense,
             k=api.k,
             cold_start=self._cold_start(),
             popular=train.popularity_ranking(),

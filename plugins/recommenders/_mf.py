@@ -78,6 +78,7 @@ def padded_histories(histories: Sequence[np.ndarray]) -> tuple[np.ndarray, np.nd
 def fold_in(
     Q: torch.Tensor,
     G: torch.Tensor,
+    probs: torch.Tensor,
     histories: Sequence[np.ndarray],
     *,
     neg_ratio: float,
@@ -87,19 +88,23 @@ def fold_in(
     """Closed-form user factors for unseen users against frozen item factors.
 
     Solves, for each history H (n = |H| items), the regularised least squares
-    problem whose gradient is the expected SGD update of a training epoch:
+    problem whose gradient is the expected SGD update of a training epoch
+    (``neg_ratio`` negatives drawn from ``probs`` per positive, the draws that
+    hit H dropped, ``reg`` applied once per example):
 
-        min_p  sum_{i in H} (1 - p.q_i)^2 + neg_ratio * n * p^T G p + reg * (1 + neg_ratio) * n * |p|^2
+        min_p  sum_{i in H} (1 - p.q_i)^2 + r n sum_{j not in H} probs_j (p.q_j)^2
+               + reg n (1 + r (1 - probs(H))) |p|^2
 
-    i.e. ``(Q_H^T Q_H + neg_ratio n G + reg (1 + neg_ratio) n I) p = Q_H^T 1``,
-    where ``G`` is the sampled negatives' expected outer product. A trained
-    user's factors are (up to SGD noise) the solution of the same problem.
-    Histories are processed in chunks of similar length so that the padded
-    (b, L, d) tensor stays below ``max_elements * d`` entries.
+    i.e. ``(Q_H^T Q_H + r n (G - G_H) + reg n (1 + r (1 - probs(H))) I) p = Q_H^T 1``
+    with ``G = sum_j probs_j q_j q_j^T`` and ``G_H`` the same sum over H. A
+    trained user's factors are (up to SGD noise) the solution of the same
+    problem. Histories are processed in chunks of similar length so that the
+    padded (b, L, d) tensor stays below ``max_elements * d`` entries.
 
     Args:
-        Q: (N, d) item factors; G: (d, d) from ``negative_gram``.
-        histories: B item-id arrays. An empty history gives p = 0.
+        Q: (N, d) item factors; G: (d, d) from ``negative_gram``; probs: (N,)
+            the negative-sampling distribution.
+        histories: B item-id arrays without duplicates. An empty history gives p = 0.
     Returns:
         (B, d) user factors on Q's device.
     """
@@ -122,8 +127,11 @@ def fold_in(
         it = torch.as_tensor(items, device=Q.device)
         m = torch.as_tensor(mask, device=Q.device, dtype=Q.dtype).unsqueeze(2)  # (b, L, 1)
         QH = Q[it] * m  # (b, L, d)
+        pH = probs[it] * m.squeeze(2)  # (b, L)
         n = torch.as_tensor(lens[idx], device=Q.device, dtype=Q.dtype).view(-1, 1, 1)
-        A = QH.transpose(1, 2) @ QH + neg_ratio * n * G + (reg * (1.0 + neg_ratio) * n + 1e-6) * eye
+        GH = (QH * pH.unsqueeze(2)).transpose(1, 2) @ QH  # (b, d, d)
+        shrink = reg * n * (1.0 + neg_ratio * (1.0 - pH.sum(dim=1).view(-1, 1, 1)))
+        A = QH.transpose(1, 2) @ QH + neg_ratio * n * (G - GH) + (shrink + 1e-6) * eye
         b = QH.sum(dim=1).unsqueeze(2)  # (b, d, 1)
         out[torch.as_tensor(idx, device=Q.device)] = torch.linalg.solve(A, b).squeeze(2)
     return out

@@ -67,6 +67,7 @@ class LFM(Recommender):
         self._P: "torch.Tensor | None" = None  # (U, d)
         self._Q: "torch.Tensor | None" = None  # (N, d)
         self._G: "torch.Tensor | None" = None  # (d, d) expected negative outer product
+        self._probs: "torch.Tensor | None" = None  # (N,) negative-sampling distribution
         self._known = np.zeros(0, dtype=bool)  # (U,)
         self._pop: "torch.Tensor | None" = None  # (N,) popularity scores for empty histories
         self.history: list[float] = []  # training loss per epoch
@@ -123,7 +124,8 @@ class LFM(Recommender):
             lr *= float(self.p.lr_decay)
 
         self._P, self._Q = P, Q
-        self._G = negative_gram(Q, torch.as_tensor(probs, dtype=Q.dtype, device=Q.device))
+        self._probs = torch.as_tensor(probs, dtype=Q.dtype, device=Q.device)
+        self._G = negative_gram(Q, self._probs)
         self._known = known_mask(pos_u, U)
         self._pop = torch.as_tensor(counts / max(counts.max(), 1.0), dtype=Q.dtype, device=Q.device)
         return {
@@ -156,6 +158,7 @@ class LFM(Recommender):
             out[torch.as_tensor(rows, device=out.device)] = fold_in(
                 self._Q,
                 self._G,
+                self._probs,
                 [queries.histories[r] for r in rows],
                 neg_ratio=float(self.p.neg_ratio),
                 reg=float(self.p.reg),
@@ -182,6 +185,7 @@ class LFM(Recommender):
             "P": self._P.detach().cpu(),
             "Q": self._Q.detach().cpu(),
             "G": self._G.detach().cpu(),
+            "probs": self._probs.detach().cpu(),
             "pop": self._pop.detach().cpu(),
             "known": self._known.copy(),
             "history": list(self.history),
@@ -192,12 +196,14 @@ class LFM(Recommender):
 
         dev = self.device if self.device is not None else torch.device("cpu")
         self.n_items = int(state["n_items"])
-        self._P, self._Q, self._G, self._pop = (state[k].to(dev) for k in ("P", "Q", "G", "pop"))
+        self._P, self._Q, self._G, self._probs, self._pop = (state[k].to(dev) for k in ("P", "Q", "G", "probs", "pop"))
         self._known = np.asarray(state["known"], dtype=bool)
         self.history = list(state.get("history", []))
 
     def to(self, device: Any) -> "LFM":
         self.device = device
         if self._P is not None:
-            self._P, self._Q, self._G, self._pop = (t.to(device) for t in (self._P, self._Q, self._G, self._pop))
+            self._P, self._Q, self._G, self._probs, self._pop = (
+                t.to(device) for t in (self._P, self._Q, self._G, self._probs, self._pop)
+            )
         return self

@@ -1,0 +1,173 @@
+"""Membership inference (mia-zhang): protocol split, features, item vectors, end to end on tiny data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from recsec.blackbox import BlackBoxAPI
+from recsec.context import AttackContext, RunContext
+from recsec.data import Interactions
+from recsec.plugins.attacks._mia_data import MIAPartition, item_vectors, mia_features, rank_weights
+from recsec.plugins.attacks.membership import ZhangMIA
+from recsec.plugins.recommenders.lfm import LFM
+from recsec.testing import check_attack
+
+
+def taste_data(n_users: int = 240, n_items: int = 120, n_clusters: int = 4, seed: int = 0) -> Interactions:
+    """Users with 12 to 35 events, 90% from their own taste cluster, Zipf popularity inside clusters."""
+    rng = np.random.default_rng(seed)
+    size = n_items // n_clusters
+    zipf = 1.0 / np.arange(1, size + 1)
+    users, items, times = [], [], []
+    for u in range(n_users):
+        c = u % n_clusters
+        n = int(rng.integers(12, 36))
+        p = np.full(n_items, 0.1 / (n_items - size))
+        p[c * size : (c + 1) * size] = 0.9 * zipf / zipf.sum()
+        chosen = rng.choice(n_items, n, replace=False, p=p / p.sum())
+        users += [u] * n
+        items += chosen.tolist()
+        times += rng.permutation(n).tolist()
+    return Interactions(
+        users=np.asarray(users, dtype=np.int64),
+        items=np.asarray(items, dtype=np.int64),
+        n_users=n_users,
+        n_items=n_items,
+        timestamps=np.asarray(times, dtype=np.int64),
+    )
+
+
+def test_split_partitions_are_disjoint_with_the_right_sizes():
+    data = taste_data()
+    attack = ZhangMIA()
+    split = attack.split(data, np.random.default_rng(0))
+    part: MIAPartition = split.extra["mia"]
+    counts = np.bincount(data.users, minlength=data.n_users)
+    eligible = np.flatnonzero(counts >= 20)
+    groups = [part.shadow_members, part.shadow_nonmembers, part.target_members, part.target_nonmembers, part.embedding]
+    joined = np.concatenate(groups)
+    assert len(joined) == len(np.unique(joined)), "partitions overlap"
+    assert np.array_equal(np.sort(joined), eligible), "every user with >= 20 events, and only those"
+    n = len(eligible)
+    assert len(part.shadow_members) + len(part.shadow_nonmembers) == round(n / 3)
+    assert len(part.target_members) + len(part.target_nonmembers) == round(n / 3)
+    assert abs(len(part.shadow_members) - len(part.shadow_nonmembers)) <= 1
+    assert abs(len(part.target_members) - len(part.target_nonmembers)) <= 1
+
+    # the victim trains on the target members minus each one's last event; that event is the test target
+    assert np.array_equal(np.unique(split.train.users), part.target_members)
+    assert np.array_equal(split.test.users, part.target_members)
+    seqs = data.sequences()
+    for j, u in enumerate(part.target_members):
+        assert split.test.targets[j] == seqs[u][-1]
+        assert np.array_equal(split.test.histories[j], seqs[u][:-1])
+        assert len(split.train.subset(split.train.users == u)) == counts[u] - 1
+    assert len(split.valid) == 0
+    # the attacker's view: shadow/target users without their last event, embedding users complete
+    for u in part.shadow_nonmembers[:5]:
+        assert np.array_equal(part.histories(np.array([u]))[0], seqs[u][:-1])
+    for u in part.embedding[:5]:
+        assert np.array_equal(part.histories(np.array([u]))[0], seqs[u])
+
+    again = attack.split(data, np.random.default_rng(0))
+    assert np.array_equal(again.extra["mia"].target_members, part.target_members), "split is not deterministic"
+
+
+def test_split_key_tracks_the_partition_parameters_only():
+    base = ZhangMIA().split_key()
+    assert ZhangMIA(nonmember_lists="foldin", k=50, dim=20, mlp_lr=0.01).split_key() == base
+    assert ZhangMIA(min_interactions=10).split_key() != base
+    assert ZhangMIA(member_frac=0.4).split_key() != base
+    assert ZhangMIA(shadow_frac=0.25).split_key() != base
+
+
+def test_serving_and_metric_declarations():
+    assert ZhangMIA().serving() == {"k": 100, "cold_start": "popular"}
+    assert ZhangMIA(nonmember_lists="foldin", k=20).serving() == {"k": 20, "cold_start": "model"}
+    assert ZhangMIA.primary_metric == "auc" and ZhangMIA.families == ("general",)
+    assert set(ZhangMIA.metric_directions) == {"auc", "tpr@1%fpr", "balanced_accuracy"}
+    tunable = {k for k, p in ZhangMIA.params.items() if p.tunable}
+    assert {"mlp_lr", "mlp_epochs", "dim", "k"} <= tunable
+
+
+def test_rank_weights():
+    w = rank_weights(4)
+    np.testing.assert_allclose(w, np.array([4, 3, 2, 1]) / 10)
+
+
+def test_features_on_a_hand_made_example():
+    V = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0], [-1.0, 4.0]], dtype=np.float32)
+    histories = [np.array([0, 1]), np.array([3]), np.zeros(0, dtype=np.int64)]
+    lists = np.array([[2, 3], [0, 1], [1, 0]])
+    f = mia_features(histories, lists, V)
+    # mean of history - (2/3 v_first + 1/3 v_second)
+    expected = np.array(
+        [
+            [0.5 - (4 / 3 - 1 / 3), 0.5 - (4 / 3 + 4 / 3)],
+            [-1 - 2 / 3, 4 - 1 / 3],
+            [0 - 1 / 3, 0 - 2 / 3],
+        ]
+    )
+    np.testing.assert_allclose(f, expected, atol=1e-6)
+
+
+def test_item_vectors_factorise_the_embedding_matrix():
+    data = taste_data(n_users=40, n_items=30)
+    keep = data.items < 25  # items 25..29 unseen: zero vectors
+    sub = data.subset(keep)
+    V = item_vectors(sub, 8, np.random.default_rng(0))
+    assert V.shape == (30, 8) and V.dtype == np.float32
+    assert np.all(V[25:] == 0)
+    # V V^T is the best rank-8 approximation of the item co-occurrence matrix M^T M
+    M = np.zeros((40, 30))
+    M[sub.users, sub.items] = 1
+    w, _ = np.linalg.eigh(M.T @ M)
+    err = np.linalg.norm(M.T @ M - V.astype(np.float64) @ V.T.astype(np.float64))
+    assert err == pytest.approx(np.sqrt((np.sort(w)[:-8] ** 2).sum()), rel=1e-4)
+    wide = item_vectors(data.subset(data.users < 5), 8, np.random.default_rng(0))  # rank 5 < 8: zero columns
+    assert np.all(wide[:, 5:] == 0)
+
+
+def run_cell(attack: ZhangMIA, data: Interactions, seed: int = 0) -> dict[str, float]:
+    """The runner's sequence: split, train the victim, serve it, attack."""
+    split = attack.split(data, np.random.default_rng(seed))
+    ctx = RunContext(seed=seed, device=torch.device("cpu"))
+    params = {"dim": 16, "epochs": 30, "lr": 0.02}
+    victim = LFM(**params)
+    victim.fit(split, ctx)
+    api = BlackBoxAPI(
+        victim, popular=split.train.popularity_ranking(), rng=np.random.default_rng(seed), **attack.serving()
+    )
+    actx = AttackContext(
+        seed=seed + 1,
+        device=ctx.device,
+        split=split,
+        n_items=data.n_items,
+        victim_factory=lambda: LFM(**params),
+    )
+    metrics = attack.run(api, actx)
+    assert api.queries_used == metrics["n_target"]
+    return metrics
+
+
+def test_end_to_end_popular_nonmember_lists_are_detected():
+    m = run_cell(ZhangMIA(k=10, dim=16), taste_data())
+    assert m["n_target"] == m["n_shadow"] == 55
+    assert m["auc"] > 0.85, m
+    assert m["balanced_accuracy"] > 0.7, m
+    for key in ("auc", "tpr@1%fpr", "balanced_accuracy"):
+        assert 0.0 <= m[key] <= 1.0
+
+
+def test_conformance_kit():
+    # the kit's toy users have 15 events: lower the activity threshold
+    check_attack(ZhangMIA, min_interactions=10, k=10, dim=8, mlp_epochs=20)
+    check_attack(ZhangMIA, min_interactions=10, k=10, dim=8, mlp_epochs=20, nonmember_lists="foldin")
+
+
+def test_split_refuses_empty_groups():
+    data = taste_data(n_users=20)
+    with pytest.raises(ValueError, match="empty"):
+        ZhangMIA(min_interactions=34).split(data, np.random.default_rng(0))
