@@ -10,6 +10,14 @@ shared by the settings, as the runner's victim cache does.
     .venv/bin/python benchmarks/mia_check.py --recommender itemcf --settings none/popular
     .venv/bin/python benchmarks/mia_check.py --json results.json
 
+Measured (ml-latest-small, LFM dim 100 / lr 0.01 / reg 0.01 / 30 epochs, seeds 0 1 2, CPU, one
+thread; ROC AUC mean +- std; 203 target users per seed):
+    none/popular                              0.997 +- 0.002
+    popularity-randomization/popular          0.370 +- 0.042   (non-adaptive attacker)
+    popularity-randomization/popular/adaptive 0.777 +- 0.008
+    list-shuffle/popular                      0.978 +- 0.009
+    none/foldin                               0.620 +- 0.025   (0.819 +- 0.019 with --rec-param epochs=100)
+
 Data: ``ml-latest-small/ratings.csv[.gz]`` under ``--data-dir`` (default
 ../shared/data, else $RECSEC_DATA_DIR), read by the ``ml-latest-small``
 dataset plugin.
@@ -123,20 +131,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     default_dir = Path(__file__).resolve().parents[2] / "shared" / "data"
     ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("RECSEC_DATA_DIR", default_dir)))
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
+    ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--json", type=Path, help="write every cell's metrics here")
     args = ap.parse_args(argv)
 
     import torch
 
+    from recsec.device import resolve_device
     from recsec.params import parse_instance_name
 
     torch.set_num_threads(args.threads)
-    device = torch.device("cpu")
+    device = resolve_device(args.device)
     rec_params = dict(RECOMMENDERS[args.recommender])
     if args.rec_param:
         rec_params.update(parse_instance_name(f"x[{','.join(args.rec_param)}]")[1])
     data = load_data(args.data_dir)
-    print(f"data: {data.stats()}  recommender: {args.recommender} {rec_params}  seeds: {args.seeds}")
+    print(f"data: {data.stats()}  recommender: {args.recommender} {rec_params}  seeds: {args.seeds}  device: {device}")
     victims: dict[Any, Any] = {"data": data}
     cells: dict[str, list[dict[str, float]]] = {}
     for setting in args.settings:

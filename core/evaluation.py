@@ -147,16 +147,20 @@ def target_ranks(
         negatives = sample_negatives(evalset, n_items, n_negatives, seed, stream, exclude)
     if negatives is not None and len(negatives) != m:
         raise ValueError("negatives must have one row per evaluation row")
-    users = evalset.users if evalset.users is not None else None
-    ranks = []
+    # Batches of similar history length: sequential models then compute little padding.
+    order = np.argsort(np.fromiter((len(h) for h in evalset.histories), np.int64, m), kind="stable")
+    users = None if evalset.users is None else np.asarray(evalset.users)
+    targets = np.asarray(evalset.targets)
+    ranks = np.empty(m, dtype=np.int64)
     with torch.no_grad():
         for a in range(0, m, batch_size):
-            b = min(a + batch_size, m)
-            q = Queries(evalset.histories[a:b], None if users is None else np.asarray(users[a:b]))
+            rows_ = order[a : a + batch_size]
+            b = a + len(rows_)
+            q = Queries([evalset.histories[i] for i in rows_], None if users is None else users[rows_])
             scores = recommender.score(q).float()
             scores = torch.nan_to_num(scores, nan=-torch.inf)
             dev = scores.device
-            tgt = torch.as_tensor(np.asarray(evalset.targets[a:b]), dtype=torch.long, device=dev)
+            tgt = torch.as_tensor(targets[rows_], dtype=torch.long, device=dev)
             t = scores.gather(1, tgt[:, None])  # (B, 1)
             if mode == "full":
                 ge = scores >= t  # (B, N)
@@ -165,10 +169,10 @@ def target_ranks(
                     ge[torch.as_tensor(rows, device=dev), torch.as_tensor(cols, device=dev)] = False
                 ge[torch.arange(b - a, device=dev), tgt] = False
             else:
-                neg = torch.as_tensor(negatives[a:b], dtype=torch.long, device=dev)  # (B, n_neg)
+                neg = torch.as_tensor(negatives[rows_], dtype=torch.long, device=dev)  # (B, n_neg)
                 ge = (scores.gather(1, neg.clamp(min=0)) >= t) & (neg >= 0)
-            ranks.append(ge.sum(1).cpu())
-    return torch.cat(ranks).numpy().astype(np.int64)
+            ranks[rows_] = ge.sum(1).cpu().numpy()
+    return ranks
 
 
 def evaluate(

@@ -271,7 +271,11 @@ class Runner:
         """The victim's quality on ``split.test``: undefended (full ranking) and through the defense."""
         from .evaluation import evaluate
 
-        out = {f"utility.{k}": v for k, v in evaluate(victim, split.test, mode="full", ks=(10,), seed=derive_seed(cell.seed, "test-negatives")).items()}
+        neg_seed = derive_seed(cell.seed, "test-negatives")
+        out = {f"utility.{k}": v for k, v in evaluate(victim, split.test, mode="full", ks=(10,)).items()}
+        # the sampled protocol (100 negatives) of the DFME/BERT4Rec literature, for comparison with papers
+        sampled = evaluate(victim, split.test, mode="sampled", ks=(10,), seed=neg_seed)
+        out.update({f"utility.sampled_{k}": v for k, v in sampled.items()})
         if len(split.test) == 0:
             return out
         from .queries import Queries

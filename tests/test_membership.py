@@ -9,23 +9,38 @@ import torch
 from recsec.blackbox import BlackBoxAPI
 from recsec.context import AttackContext, RunContext
 from recsec.data import Interactions
+from recsec.plugins.attacks import _mia_data
 from recsec.plugins.attacks._mia_data import MIAPartition, item_vectors, mia_features, rank_weights
 from recsec.plugins.attacks.membership import ZhangMIA
 from recsec.plugins.recommenders.lfm import LFM
 from recsec.testing import check_attack
 
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: threading costs more than it gains on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 def taste_data(n_users: int = 240, n_items: int = 120, n_clusters: int = 4, seed: int = 0) -> Interactions:
-    """Users with 12 to 35 events, 90% from their own taste cluster, Zipf popularity inside clusters."""
+    """Users with 12 to 35 events: a quarter from 10 blockbusters everybody likes, the rest from
+    their own taste cluster, Zipf popularity inside each group."""
     rng = np.random.default_rng(seed)
-    size = n_items // n_clusters
-    zipf = 1.0 / np.arange(1, size + 1)
+    n_global = 10
+    size = (n_items - n_global) // n_clusters
     users, items, times = [], [], []
     for u in range(n_users):
         c = u % n_clusters
         n = int(rng.integers(12, 36))
-        p = np.full(n_items, 0.1 / (n_items - size))
-        p[c * size : (c + 1) * size] = 0.9 * zipf / zipf.sum()
+        p = np.zeros(n_items)
+        p[:n_global] = 0.25 / np.arange(1, n_global + 1)
+        lo = n_global + c * size
+        p[lo : lo + size] = 1.0 / np.arange(1, size + 1)
+        p[lo : lo + size] *= 0.75 / p[lo : lo + size].sum()
+        p[:n_global] *= 0.25 / p[:n_global].sum()
         chosen = rng.choice(n_items, n, replace=False, p=p / p.sum())
         users += [u] * n
         items += chosen.tolist()
@@ -113,21 +128,26 @@ def test_features_on_a_hand_made_example():
     np.testing.assert_allclose(f, expected, atol=1e-6)
 
 
-def test_item_vectors_factorise_the_embedding_matrix():
-    data = taste_data(n_users=40, n_items=30)
-    keep = data.items < 25  # items 25..29 unseen: zero vectors
+def test_item_vectors_factorise_the_embedding_matrix(monkeypatch):
+    data = taste_data(n_users=40, n_items=60, n_clusters=2)
+    keep = data.items < 50  # items 50..59 unseen: zero vectors
     sub = data.subset(keep)
     V = item_vectors(sub, 8, np.random.default_rng(0))
-    assert V.shape == (30, 8) and V.dtype == np.float32
-    assert np.all(V[25:] == 0)
-    # V V^T is the best rank-8 approximation of the item co-occurrence matrix M^T M
-    M = np.zeros((40, 30))
+    assert V.shape == (60, 8) and V.dtype == np.float32
+    assert np.all(V[50:] == 0)
+    # V V^T = sum_{k<=8} s_k v_k v_k^T: the best rank-8 approximation of (M^T M)^(1/2)
+    M = np.zeros((40, 60))
     M[sub.users, sub.items] = 1
-    w, _ = np.linalg.eigh(M.T @ M)
-    err = np.linalg.norm(M.T @ M - V.astype(np.float64) @ V.T.astype(np.float64))
-    assert err == pytest.approx(np.sqrt((np.sort(w)[:-8] ** 2).sum()), rel=1e-4)
+    w, E = np.linalg.eigh(M.T @ M)
+    root = (E * np.sqrt(np.clip(w, 0, None))) @ E.T
+    err = np.linalg.norm(root - V.astype(np.float64) @ V.T.astype(np.float64))
+    assert err == pytest.approx(np.sqrt(np.clip(np.sort(w)[:-8], 0, None).sum()), rel=1e-3)
     wide = item_vectors(data.subset(data.users < 5), 8, np.random.default_rng(0))  # rank 5 < 8: zero columns
     assert np.all(wide[:, 5:] == 0)
+    # the sparse (ARPACK) path for large matrices gives the same factorisation up to column signs
+    monkeypatch.setattr(_mia_data, "DENSE_SVD_LIMIT", 0)
+    V_sparse = item_vectors(sub, 8, np.random.default_rng(0))
+    np.testing.assert_allclose(V_sparse @ V_sparse.T, V @ V.T, atol=1e-3)
 
 
 def run_cell(attack: ZhangMIA, data: Interactions, seed: int = 0) -> dict[str, float]:
@@ -153,8 +173,10 @@ def run_cell(attack: ZhangMIA, data: Interactions, seed: int = 0) -> dict[str, f
 
 
 def test_end_to_end_popular_nonmember_lists_are_detected():
-    m = run_cell(ZhangMIA(k=10, dim=16), taste_data())
-    assert m["n_target"] == m["n_shadow"] == 55
+    data = taste_data()
+    m = run_cell(ZhangMIA(k=10, dim=16), data)
+    eligible = int((np.bincount(data.users) >= 20).sum())
+    assert m["n_target"] == m["n_shadow"] == round(eligible / 3)
     assert m["auc"] > 0.85, m
     assert m["balanced_accuracy"] > 0.7, m
     for key in ("auc", "tpr@1%fpr", "balanced_accuracy"):
@@ -165,6 +187,8 @@ def test_conformance_kit():
     # the kit's toy users have 15 events: lower the activity threshold
     check_attack(ZhangMIA, min_interactions=10, k=10, dim=8, mlp_epochs=20)
     check_attack(ZhangMIA, min_interactions=10, k=10, dim=8, mlp_epochs=20, nonmember_lists="foldin")
+    metrics = check_attack(ZhangMIA, budget=30, min_interactions=10, k=10, dim=8, mlp_epochs=20)
+    assert metrics["n_target"] == 30  # a budget below the target set: a random subset of the targets
 
 
 def test_split_refuses_empty_groups():

@@ -16,6 +16,15 @@ from recsec.queries import Queries
 from recsec.testing import check_recommender, tiny_context, tiny_interactions
 
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: threading costs more than it gains on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 def hit_rate(rec, split: Split, k: int = 10) -> float:
     lists = rec.topk(Queries(split.test.histories, split.test.users), k)
     return float((lists == split.test.targets[:, None]).any(axis=1).mean())
@@ -135,3 +144,15 @@ def test_popular_scores_counts_for_everyone():
     scores = pop.score(Queries.of([[0], [3]])).numpy()
     np.testing.assert_array_equal(scores, [[2, 2, 2, 1, 0], [2, 2, 2, 1, 0]])
     assert pop.topk(Queries.of([[0]]), 3).tolist() == [[1, 2, 3]]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("cls, params", [(LFM, {"dim": 8, "epochs": 5}), (ItemCF, {}), (MostPopular, {})])
+def test_same_scores_on_cuda(cls, params):
+    split = leave_one_out(tiny_interactions())
+    rec = cls(**params)
+    rec.fit(split, tiny_context(0))
+    q = Queries(split.test.histories[:9], np.r_[split.test.users[:6], [-1, -1, -1]])
+    cpu = rec.score(q).numpy()
+    rec.to(torch.device("cuda"))
+    np.testing.assert_allclose(rec.score(q).cpu().numpy(), cpu, rtol=1e-4, atol=1e-4)

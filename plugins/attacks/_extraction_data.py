@@ -166,6 +166,35 @@ def generate(
     return LabelledSet.concat(parts), dt
 
 
+class CappedAPI:
+    """A view of a BlackBoxAPI that answers at most ``cap`` more queries (a phase of a larger attack).
+
+    Exposes what the generation code uses (``query``, ``remaining``,
+    ``queries_used``, ``k``, ``n_items``); the underlying API still counts and
+    enforces its own budget.
+    """
+
+    def __init__(self, api: "BlackBoxAPI", cap: int) -> None:
+        self._api, self._start, self.cap = api, api.queries_used, int(cap)
+        self.k, self.n_items = api.k, api.n_items
+
+    @property
+    def queries_used(self) -> int:
+        return self._api.queries_used
+
+    @property
+    def remaining(self) -> int:
+        mine = self.cap - (self._api.queries_used - self._start)
+        other = self._api.remaining
+        return mine if other is None else min(mine, other)
+
+    def query(self, histories: "Queries | list", account: str = "attacker") -> np.ndarray:
+        n = len(histories)
+        if n > self.remaining:
+            raise BudgetExhausted(f"phase budget of {self.cap} reached")
+        return self._api.query(histories, account=account)
+
+
 # -- DFME generation rules ---------------------------------------------------------------------
 
 

@@ -157,7 +157,7 @@ def gated_rule(sampler: "SequentialRecommender", w: np.ndarray | None, p: dict[s
             x = gate_features(probs, answers, np.full(len(rows), t))
             pi = 1 / (1 + np.exp(-x @ w))
         use_list = rng.random(len(rows)) < pi
-        out = probs.shape[1] and _draw(probs, rng)
+        out = _draw(probs, rng)
         if use_list.any():
             ans = answers[use_list]
             if p["list_pick"] == "sampler":

@@ -16,6 +16,9 @@ import numpy as np
 
 from recsec.data import EvalSet, Interactions, Split
 
+#: Largest users x items matrix factorised densely (LAPACK); larger ones use sparse ARPACK.
+DENSE_SVD_LIMIT = 20_000_000
+
 
 @dataclass(frozen=True)
 class MIAPartition:
@@ -79,7 +82,7 @@ def build_split(
 ) -> Split:
     """Partition users for membership inference and build the victim's split.
 
-    Users with at least ``min_interactions`` events are shuffled and cut into
+    Users with at least ``min_interactions`` (and at least 2) events are shuffled and cut into
     shadow (``shadow_frac``), target (``target_frac``) and embedding (the rest)
     sets; the first ``round(member_frac * size)`` of the shuffled shadow and
     target users are members. ``Split.train`` is the target members' events
@@ -91,7 +94,7 @@ def build_split(
     if not (0 < shadow_frac and 0 < target_frac and shadow_frac + target_frac < 1):
         raise ValueError("shadow_frac and target_frac must be positive and leave users for the embedding set")
     counts = np.bincount(data.users, minlength=data.n_users)
-    eligible = np.flatnonzero(counts >= min_interactions)
+    eligible = np.flatnonzero(counts >= max(min_interactions, 2))  # a held-out event and a non-empty history
     perm = rng.permutation(eligible)
     n = len(perm)
     n_sh, n_tg = int(round(n * shadow_frac)), int(round(n * target_frac))
@@ -147,7 +150,7 @@ def item_vectors(data: Interactions, dim: int, rng: np.random.Generator) -> np.n
     out = np.zeros((N, dim), dtype=np.float32)
     if len(users) == 0:
         return out
-    if len(users) * N <= 20_000_000:
+    if len(users) * N <= DENSE_SVD_LIMIT:
         M = np.zeros((len(users), N), dtype=np.float64)
         M[row, data.items] = 1.0
         _, s, vt = np.linalg.svd(M, full_matrices=False)

@@ -62,6 +62,9 @@ class ZhangMIA(Attack):
     or not". ``"foldin"`` serves non-members a personalised list from their
     history (``cold_start="model"``), which isolates what the model memorised.
 
+    One query per target user; under a query budget smaller than the target
+    set, the attack scores the (random) subset of target users it can afford.
+
     Metrics: ``auc`` (ROC AUC of the MLP's membership probability),
     ``tpr@1%fpr``, ``balanced_accuracy`` (threshold 0.5; what the reference
     code reports as "AUC"), the in-sample ``shadow_train_auc``, and the user
@@ -140,7 +143,11 @@ class ZhangMIA(Attack):
         tg_users = np.concatenate([part.target_members, part.target_nonmembers])
         tg_labels = np.r_[np.ones(len(part.target_members)), np.zeros(len(part.target_nonmembers))].astype(np.int64)
         order = ctx.rng(self.name, "query-order").permutation(len(tg_users))
+        if api.remaining is not None and api.remaining < len(order):  # a budget: score the users it covers
+            order = order[: max(api.remaining, 0)]
         tg_users, tg_labels = tg_users[order], tg_labels[order]
+        if len(np.unique(tg_labels)) < 2:
+            raise ValueError(f"{self.name}: the query budget covers {len(order)} target users, not both members and non-members")
         tg_hist = part.histories(tg_users)
         tg_lists = api.query(tg_hist, users=tg_users, account="attacker")
         X_tg = mia_features(tg_hist, tg_lists, vectors)

@@ -51,11 +51,12 @@ COMMON_PARAMS: dict[str, Param] = {
     "lr": Param(1e-3, "AdamW learning rate", low=1e-4, high=1e-2, log=True),
     "weight_decay": Param(0.01, "AdamW weight decay (never on biases / LayerNorm)", low=0.0, high=0.1),
     "decay_embeddings": Param(True, "apply weight decay to embedding tables (the DFME reference does)"),
-    "batch_size": Param(128, "training sequences per step", choices=(64, 128, 256, 512)),
+    "batch_size": Param(128, "training sequences per step", low=16, high=1024, log=True),
     "clip_norm": Param(5.0, "clip the global gradient norm to this (0 = off)"),
     "max_epochs": Param(200, "upper bound on training epochs"),
     "patience": Param(20, "stop after this many epochs without a better validation NDCG@10 (0 = never)"),
     "window_step": Param(0.5, "sliding-window step for long training sequences, as a fraction of max_len", low=0.1, high=1.0),
+    "bucket_by_length": Param(True, "batch training windows of similar length together (shuffled buckets): much less padding"),
     "valid_mode": Param("sampled", "validation ranking for early stopping", choices=("sampled", "full")),
     "amp": Param(False, "mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); no effect on CPU"),
 }

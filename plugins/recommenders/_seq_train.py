@@ -46,6 +46,30 @@ def param_groups(net: nn.Module, weight_decay: float, decay_embeddings: bool) ->
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def batch_order(lengths: np.ndarray, batch_size: int, generator: torch.Generator, bucket: bool) -> list[torch.Tensor]:
+    """One epoch's batches of window indices.
+
+    Plain: a random permutation cut into batches. Bucketed: the permutation is
+    cut into chunks of 50 batches, each chunk is sorted by window length and
+    cut into batches, and the batch order is shuffled, so a batch holds
+    windows of similar length and little padding is computed (Beauty: mean
+    length 9, but a random batch of 128 usually holds one of 50).
+    """
+    n = len(lengths)
+    perm = torch.randperm(n, generator=generator)
+    if not bucket:
+        return list(perm.split(batch_size))
+    lens = torch.as_tensor(lengths)[perm]
+    chunk = 50 * batch_size
+    batches: list[torch.Tensor] = []
+    for a in range(0, n, chunk):
+        part = perm[a : a + chunk]
+        part = part[torch.sort(lens[a : a + chunk], stable=True).indices]
+        batches.extend(part.split(batch_size))
+    order = torch.randperm(len(batches), generator=generator)
+    return [batches[i] for i in order.tolist()]
+
+
 def _autocast(device: torch.device, enabled: bool) -> tuple[contextlib.AbstractContextManager, Any]:
     """(autocast context, GradScaler or None) for ``amp`` on CUDA; a no-op elsewhere."""
     if not (enabled and device.type == "cuda"):
@@ -97,6 +121,7 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
 
     n, bs = len(tw), p.batch_size
     n_batches = (n + bs - 1) // bs
+    lengths = (tw.tokens > 0).sum(1)
     best, best_epoch, best_state, bad = -1.0, 0, None, 0
     history: list[dict[str, float]] = []
     train_s = valid_s = 0.0
@@ -104,11 +129,10 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
     for epoch in epochs:
         net.train()
         t0 = time.perf_counter()
-        order = torch.randperm(n, generator=order_gen).to(device)
         total, count = torch.zeros((), device=device), 0
         bar = tqdm(total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not ctx.progress)
-        for b in range(n_batches):
-            idx = order[b * bs : (b + 1) * bs]
+        for b, idx in enumerate(batch_order(lengths, bs, order_gen, p.bucket_by_length)):
+            idx = idx.to(device)
             with autocast:
                 loss = net.training_loss(windows[idx], users[idx], tools)
             if loss is not None:

@@ -1,0 +1,81 @@
+"""GRO's swap-matrix step in closed form (Zhang, Yin, Chen, Long, "Defense Against Model
+Extraction Attacks on Recommender Systems", WSDM 2024, arXiv 2310.16335).
+
+For one row r = (b, i) of the batch (a scored position b and a list slot i):
+
+- c_bi = the target's i-th best item (top-k of the target scores t, detached);
+- the swap matrix A holds one-hot rows A[b, i, :] = e_{c_bi}, so (A s)_bi = s[b, c_bi]
+  are the student's scores of the target's list;
+- the student's loss L_S (DFME's two-margin ranking loss, imported from the
+  extraction attack: ``recsec.plugins.attacks._extraction_loss.ranking_loss``)
+  is a function of A s and of the negatives' scores;
+- A' = one-hot(argmax_j dL_S/dA[b, i, j]). Because A s is linear in A,
+  dL_S/dA[b, i, j] = g_bi * s_bj with g = dL_S/d(A s), so
+  j*_bi = argmax_j s_bj when g_bi > 0 and argmin_j s_bj when g_bi < 0; rows
+  with g_bi = 0 (a pair already outside every margin) carry no signal and are
+  masked. No B x k x N tensor is ever built.
+- L_swap = mean over unmasked rows of max(0, t[b, c_bi] - t[b, j*_bi]): the
+  target is pushed to score the item A' puts in slot i at least as high as
+  the item it ranks there now (the reference code's
+  ``max(0, (A - A') t)``).
+
+Shapes: P scored positions (masked cloze positions for BERT4Rec, real input
+positions for SASRec), k list length, N items.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from recsec.plugins.attacks._extraction_loss import ranking_loss, sample_negatives
+
+
+def closed_form_swap(g: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A' from the gradient g = dL_S/d(A s) and the student scores s.
+
+    Args:
+        g: (P, k) gradient of the student's loss w.r.t. its scores of the list.
+        s: (P, N) the student's scores of every item (the ones L_S was computed with).
+    Returns:
+        (j_star long (P, k): the column of A' in each row; valid bool (P, k): g != 0).
+    """
+    top = s.argmax(dim=1, keepdim=True)  # (P, 1)
+    bottom = s.argmin(dim=1, keepdim=True)  # (P, 1)
+    j_star = torch.where(g > 0, top, bottom)  # (P, k), g == 0 rows get argmin but are masked
+    return j_star, g != 0
+
+
+def swap_loss(t_list: torch.Tensor, t_swap: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """mean over valid rows of max(0, t[c] - t[j*]); zero when no row is valid.
+
+    Args:
+        t_list: (P, k) the target's scores of its own list c (with gradient).
+        t_swap: (P, k) the target's scores of the items j* that A' selects (with gradient).
+        valid: bool (P, k) rows that carry a gradient signal.
+    """
+    diff = torch.relu(t_list - t_swap) * valid
+    return diff.sum() / valid.sum().clamp(min=1)
+
+
+def student_loss(
+    list_scores: torch.Tensor,
+    neg_scores: torch.Tensor,
+    neg_valid: torch.Tensor,
+    margin_topk: float = 0.5,
+    margin_neg: float = 0.5,
+) -> torch.Tensor:
+    """L_S: DFME's two-margin ranking loss on the student's scores of the target's (full) list.
+
+    Args:
+        list_scores: (P, k) = A s, the student's scores of c, best first.
+        neg_scores: (P, k) the student's scores of k negatives drawn outside c.
+        neg_valid: bool (P, k).
+    """
+    ones = torch.ones_like(list_scores, dtype=torch.bool)
+    return ranking_loss(list_scores, ones, neg_scores, neg_valid, margin_topk, margin_neg)
+
+
+def draw_negatives(c: torch.Tensor, n_items: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """k negatives per row, uniform outside the list c: (item ids long (P, k) in 0..N-1, valid bool (P, k))."""
+    neg_tok, ok = sample_negatives(c + 1, c.size(1), n_items, generator)
+    return neg_tok - 1, ok

@@ -1,0 +1,229 @@
+"""GRO training: the sequential trainer runs on a wrapper net whose loss is L_T + lambda * L_swap.
+
+Zhang, Yin, Chen, Long, WSDM 2024 (arXiv 2310.16335), section 4; the closed
+form of the swap step is in ``_gro``. The victim's own training loop
+(``recsec.plugins.recommenders._seq_train.train_sequential``: AdamW, clipping,
+validation, early stopping, best-epoch restore) is reused unchanged: the
+recommender's ``net`` is temporarily replaced by ``GROTrainingNet``, which
+holds the target as its only registered submodule (so the optimizer, the
+checkpoint and the validation see the target alone) and keeps the student
+and its optimizer outside the module tree.
+
+Per batch of real training windows:
+
+1. The target's positions: BERT4Rec: the cloze positions, drawn exactly as
+   ``BERT4RecNet.training_loss`` draws them (same generator, same rule; a test
+   checks the two losses agree); SASRec: every real input position, its own
+   BCE with one negative from the trainer's sampler. L_T = that loss.
+2. t = the target's scores of every item at those positions; c = top-k(t), detached.
+3. The student (same class and parameters, weights from an independent seed)
+   scores the same inputs; L_S = DFME's ranking loss on its scores of c
+   (negatives uniform outside c); g = dL_S/d(A s); the student takes a step.
+4. j* in closed form, L_swap on the target's scores of c and j*.
+
+Shapes: B windows, L columns, P positions, D hidden, N items, k list length.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+from recsec.plugins.attacks._extraction_scoring import scorer_for
+from recsec.plugins.recommenders._seq_core import SeqNet, TrainTools, trim_left
+from recsec.plugins.recommenders._seq_train import param_groups, train_sequential
+from recsec.plugins.recommenders._seq_transformer import BERT4RecNet, SASRecNet
+
+from ._gro import closed_form_swap, draw_negatives, student_loss, swap_loss
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recsec.context import RunContext
+    from recsec.data import Split
+    from recsec.plugins.recommenders._seq_base import SequentialRecommender
+
+
+@dataclass
+class GROConfig:
+    """The ``gro`` defense's parameters of the same names."""
+
+    lam: float = 0.001
+    k: int = 100
+    student_lr: float = 1e-3
+    margin_topk: float = 0.5
+    margin_neg: float = 0.5
+    max_positions: int = 0
+
+
+def cloze_inputs(net: BERT4RecNet, tokens: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT4Rec's cloze corruption, drawn as ``BERT4RecNet.training_loss`` draws it.
+
+    tokens long (B, L) trimmed windows -> (corrupted input long (B, L), chosen bool (B, L)).
+    """
+    real = tokens > 0
+    u = torch.rand(tokens.shape, generator=g, device=tokens.device)
+    p = torch.full_like(u, net.mask_prob)
+    p[:, -1] += 0.1 * (1 - net.mask_prob)
+    chosen = real & (u < p)
+    chosen &= chosen.flip(1).cumsum(1).flip(1) <= net.max_predictions
+    r = u / p
+    rand_items = torch.randint(1, net.n_items + 1, tokens.shape, generator=g, device=tokens.device)
+    inp = torch.where(chosen & (r < 0.8), torch.full_like(tokens, net.mask_token), tokens)
+    inp = torch.where(chosen & (r >= 0.8) & (r < 0.9), rand_items, inp)
+    return inp, chosen
+
+
+def position_vectors(net: SeqNet, inp: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """z (P, D) at the positions ``where`` (bool (B, L)) of the input, such that score = z . W[i] (+ b[i])."""
+    h = net.encoder(inp)[where]
+    return net.head(h) if isinstance(net, BERT4RecNet) else h
+
+
+class GROTrainingNet(SeqNet):
+    """Wraps a target net for ``train_sequential``; the student lives outside the module tree."""
+
+    def __init__(self, target: SeqNet, student: SeqNet, student_opt: torch.optim.Optimizer, cfg: GROConfig,
+                 generator: torch.Generator, clip_norm: float) -> None:
+        super().__init__()
+        if not isinstance(target, (BERT4RecNet, SASRecNet)):
+            raise TypeError(f"GRO supports BERT4Rec and SASRec targets, not {type(target).__name__}")
+        self.target = target
+        self.n_items, self.window, self.input_len = target.n_items, target.window, target.input_len
+        # object.__setattr__: not registered as a submodule (no optimizer, no state_dict, no .train()).
+        object.__setattr__(self, "student", student)
+        object.__setattr__(self, "student_opt", student_opt)
+        object.__setattr__(self, "t_scorer", scorer_for(target))
+        object.__setattr__(self, "s_scorer", scorer_for(student))
+        self.cfg, self.gen, self.clip_norm = cfg, generator, clip_norm
+        self.overhead_s = 0.0
+        self.sums = {"target_loss": 0.0, "student_loss": 0.0, "swap_loss": 0.0, "masked_rows": 0.0, "rows": 0.0, "steps": 0.0}
+
+    # -- the target's own loss ---------------------------------------------------------------------
+    def _target_part(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools):
+        """(L_T, corrupted input (B, L), positions bool (B, L), z_T (P, D)) or None when nothing to learn."""
+        net = self.target
+        tokens = trim_left(tokens)
+        if isinstance(net, BERT4RecNet):
+            inp, where = cloze_inputs(net, tokens, tools.generator)
+            if not bool(where.any()):
+                return None
+            z = position_vectors(net, inp, where)
+            logits = self.t_scorer.full_scores(z)  # (P, N)
+            return F.cross_entropy(logits.float(), tokens[where] - 1), inp, where, z
+        inp, tgt = tokens[:, :-1], tokens[:, 1:]
+        where = inp > 0
+        if not bool(where.any()):
+            return None
+        z = position_vectors(net, inp, where)  # (P, D)
+        neg = tools.negatives(users[:, None].expand_as(inp)[where])
+        items = torch.stack([tgt[where] - 1, neg - 1], dim=1)  # (P, 2)
+        sc = self.t_scorer.item_scores(z, items)
+        loss = (F.softplus(-sc[:, 0]) + F.softplus(sc[:, 1])).mean()
+        return loss, inp, where, z
+
+    # -- the student and the swap ---------------------------------------------------------------
+    def _student_step(self, inp: torch.Tensor, where: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """Train the student one step on the target's lists c (P, k); returns (j*, valid, L_S)."""
+        student, cfg = self.student, self.cfg
+        student.train()
+        z_s = position_vectors(student, inp, where)  # (P, D)
+        x = self.s_scorer.item_scores(z_s, c)  # (P, k) = A s
+        x.retain_grad()
+        neg, neg_ok = draw_negatives(c, self.n_items, self.gen)
+        ls = student_loss(x, self.s_scorer.item_scores(z_s, neg), neg_ok, cfg.margin_topk, cfg.margin_neg)
+        self.student_opt.zero_grad(set_to_none=True)
+        ls.backward()
+        g = x.grad.detach()  # (P, k) dL_S / d(A s)
+        with torch.no_grad():
+            s_full = self.s_scorer.full_scores(z_s.detach())  # (P, N), the scores L_S saw
+            j_star, valid = closed_form_swap(g, s_full)
+        if self.clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_([p for grp in self.student_opt.param_groups for p in grp["params"]], self.clip_norm)
+        self.student_opt.step()
+        return j_star, valid, float(ls.detach())
+
+    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> torch.Tensor | None:
+        part = self._target_part(tokens, users, tools)
+        if part is None:
+            return None
+        lt, inp, where, z = part
+        t0 = time.perf_counter()
+        if self.cfg.max_positions > 0 and int(where.sum()) > self.cfg.max_positions:
+            # a random subset of the positions, kept in the row-major order z came in
+            pick = torch.randperm(z.size(0), generator=self.gen, device=z.device)[: self.cfg.max_positions].sort().values
+            rows, cols = where.nonzero(as_tuple=True)
+            z = z[pick]
+            where = torch.zeros_like(where)
+            where[rows[pick], cols[pick]] = True
+        with torch.no_grad():
+            k = min(self.cfg.k, self.n_items)
+            c = self.t_scorer.full_scores(z.detach()).topk(k, dim=1).indices  # (P, k)
+        j_star, valid, ls = self._student_step(inp, where, c)
+        lswap = swap_loss(self.t_scorer.item_scores(z, c), self.t_scorer.item_scores(z, j_star), valid)
+        if z.is_cuda:
+            torch.cuda.synchronize()
+        self.overhead_s += time.perf_counter() - t0
+        s = self.sums
+        s["target_loss"] += float(lt.detach())
+        s["student_loss"] += ls
+        s["swap_loss"] += float(lswap.detach())
+        s["masked_rows"] += float((~valid).sum())
+        s["rows"] += float(valid.numel())
+        s["steps"] += 1
+        return lt + self.cfg.lam * lswap
+
+    def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.target.score_last(tokens)
+
+    def stats(self) -> dict[str, float]:
+        """Means over every step of the run (the ``victim.gro_*`` metrics)."""
+        s, n = self.sums, max(self.sums["steps"], 1.0)
+        return {
+            "gro_overhead_s": self.overhead_s,
+            "gro_target_loss": s["target_loss"] / n,
+            "gro_student_loss": s["student_loss"] / n,
+            "gro_swap_loss": s["swap_loss"] / n,
+            "gro_masked_rows": s["masked_rows"] / max(s["rows"], 1.0),
+        }
+
+
+def build_gro_net(rec: "SequentialRecommender", ctx: "RunContext", cfg: GROConfig) -> GROTrainingNet:
+    """Target, student (seed ``("gro", "student")``) and the wrapper.
+
+    The target is ``rec.net`` when it already holds a net (a warm start from
+    trained weights, the reference code's ``--use_pretrained``), else a new
+    net drawn with the recommender's own init seed, as ``fit`` draws it.
+    """
+    device = ctx.device if ctx.device is not None else torch.device("cpu")
+    rec.device = device
+    if isinstance(rec.net, (BERT4RecNet, SASRecNet)) and rec.net.n_items == rec.n_items:
+        target = rec.net.to(device)
+    else:
+        torch.manual_seed(ctx.seed_for(rec.name, "init") % (2**63))
+        target = rec._build_net(rec.n_items, rec.param_values).to(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(ctx.seed_for("gro", "student") % (2**63))
+        student = rec._build_net(rec.n_items, rec.param_values).to(device)
+    p = rec.p
+    opt = torch.optim.AdamW(param_groups(student, p.weight_decay, p.decay_embeddings), lr=cfg.student_lr)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(ctx.seed_for("gro", "negatives"))
+    return GROTrainingNet(target, student, opt, cfg, gen, p.clip_norm)
+
+
+def train_gro(rec: "SequentialRecommender", split: "Split", ctx: "RunContext", cfg: GROConfig) -> dict[str, Any]:
+    """Train ``rec`` with GRO (from ``rec.net`` if it holds trained weights); afterwards ``rec.net`` is the
+    plain target net, so checkpoints load as usual."""
+    rec.n_items = int(split.train.n_items)
+    wrapper = build_gro_net(rec, ctx, cfg)
+    rec.net = wrapper
+    try:
+        stats = train_sequential(rec, split, ctx)
+    finally:
+        rec.net = wrapper.target
+    rec.net.eval()
+    stats.update(wrapper.stats())
+    return stats

@@ -1,0 +1,169 @@
+"""Output perturbations against model extraction: the baselines of GRO (WSDM 2024) and LLM4MEA.
+
+Each changes only what the black box returns; the victim is untouched. They
+apply to every account, the runner's ``"evaluator"`` included, so the stored
+``defended.*`` utility shows what they cost benign users. Lists stay valid:
+no duplicates, ids in 0..N-1, no history item that the original list did not
+already contain; lengths are kept except by ``truncate``.
+
+Shapes: B queries, K list length, N items.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recsec.defense import Defense
+from recsec.params import Param
+from recsec.queries import Queries
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recsec.context import RunContext
+    from recsec.data import Split
+    from recsec.recommender import Recommender
+
+
+def _no_flags(queries: Queries) -> np.ndarray:
+    return np.zeros(len(queries), dtype=bool)
+
+
+class RandomPermutation(Defense):
+    """One fixed random permutation of the K positions, applied to every list (GRO's "Random" baseline).
+
+    Zhang, Yin, Chen, Long, WSDM 2024 (arXiv 2310.16335), baselines: the
+    service draws a permutation once and reorders every top-k list with it, so
+    the attacker learns a consistently wrong order (unlike ``list-shuffle``,
+    which draws a new permutation per query). The permutation comes from the
+    cell's seed (stream ``("random-permutation", seed)``) once ``prepare`` ran,
+    else from ``seed`` alone.
+    """
+
+    name = "random-permutation"
+    version = "1"
+    params = {"seed": Param(0, help="extra seed of the permutation")}
+
+    def __init__(self, **given: Any) -> None:
+        super().__init__(**given)
+        self._base_seed = int(self.p.seed)
+        self._perms: dict[int, np.ndarray] = {}
+
+    def prepare(self, victim: "Recommender", split: "Split", ctx: "RunContext") -> None:
+        self._base_seed = ctx.seed_for("random-permutation", self.p.seed)
+        self._perms.clear()
+
+    def permutation(self, k: int) -> np.ndarray:
+        """The fixed permutation of positions for lists of length ``k``: int64 (k,)."""
+        if k not in self._perms:
+            self._perms[k] = np.random.default_rng([self._base_seed, k]).permutation(k)
+        return self._perms[k]
+
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: str,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return lists[:, self.permutation(lists.shape[1])], _no_flags(queries)
+
+
+class Reverse(Defense):
+    """Every top-k list returned in reverse order (GRO's "Reverse" baseline, Zhang et al., WSDM 2024)."""
+
+    name = "reverse"
+    version = "1"
+
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: str,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return np.ascontiguousarray(lists[:, ::-1]), _no_flags(queries)
+
+
+def draw_outside(forbidden: list[np.ndarray], m: int, n_items: int, rng: np.random.Generator) -> np.ndarray:
+    """Per row, ``m`` distinct items drawn uniformly outside ``forbidden[row]``: int64 (R, m), -1 if too few exist.
+
+    Vectorised rejection sampling on keys ``row * N + item`` (as
+    ``recsec.evaluation.sample_negatives``); rows whose complement is small
+    are enumerated directly.
+    """
+    R = len(forbidden)
+    out = np.full((R, m), -1, dtype=np.int64)
+    if R == 0 or m == 0:
+        return out
+    rows = np.repeat(np.arange(R), [len(f) for f in forbidden])
+    seen = np.unique(rows * n_items + np.concatenate(forbidden).astype(np.int64))
+    free = n_items - np.bincount(seen // n_items, minlength=R)
+    need = np.minimum(m, free)
+    filled = np.zeros(R, dtype=np.int64)
+    for r in np.flatnonzero(free < 4 * m):
+        mine = seen[(seen >= r * n_items) & (seen < (r + 1) * n_items)] - r * n_items
+        pool = np.setdiff1d(np.arange(n_items), mine)
+        out[r, : need[r]] = rng.permutation(pool)[: need[r]]
+        filled[r] = need[r]
+    pending = np.flatnonzero(filled < need)
+    while len(pending):
+        cand = rng.integers(0, n_items, size=(len(pending), 2 * m))
+        keys = pending[:, None] * n_items + cand
+        ok = ~np.isin(keys, seen)
+        taken = out[pending]
+        ok &= ~np.isin(keys, np.where(taken >= 0, pending[:, None] * n_items + taken, -1))
+        flat = np.where(ok, keys, -1 - np.arange(keys.size).reshape(keys.shape))
+        first = np.zeros(keys.size, dtype=bool)
+        first[np.unique(flat.ravel(), return_index=True)[1]] = True
+        ok &= first.reshape(keys.shape)
+        slot = filled[pending][:, None] + np.cumsum(ok, axis=1) - 1
+        take = ok & (slot < need[pending][:, None])
+        r_idx, c_idx = np.nonzero(take)
+        out[pending[r_idx], slot[r_idx, c_idx]] = cand[r_idx, c_idx]
+        filled[pending] += take.sum(axis=1)
+        pending = pending[filled[pending] < need[pending]]
+    return out
+
+
+class RandomReplacement(Defense):
+    """Replace a random ``fraction`` of each list's positions with random items not in the list (LLM4MEA's baseline).
+
+    The defense baseline of LLM4MEA ("Black-box Model Extraction Attacks on
+    Sequential Recommenders via Large Language Models"; methods.md section
+    5): 10% of each returned list replaced. round(fraction * K)
+    positions are chosen uniformly per list; each gets an item drawn
+    uniformly from the catalogue outside the list and the query's history
+    (distinct within the list). ``n_items`` comes from the victim in
+    ``prepare``.
+    """
+
+    name = "random-replacement"
+    version = "1"
+    params = {"fraction": Param(0.1, help="share of each list replaced", low=0.0, high=1.0)}
+
+    def __init__(self, **given: Any) -> None:
+        super().__init__(**given)
+        self._n_items = 0
+
+    def prepare(self, victim: "Recommender", split: "Split", ctx: "RunContext") -> None:
+        self._n_items = int(victim.n_items)
+
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: str,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        if self._n_items <= 0:
+            raise RuntimeError("random-replacement: prepare() first (it needs the catalogue size)")
+        B, K = lists.shape
+        m = min(K, int(round(float(self.p.fraction) * K)))
+        if m == 0 or B == 0:
+            return lists, _no_flags(queries)
+        forbidden = [np.concatenate([lists[i], np.asarray(queries.histories[i], dtype=np.int64)]) for i in range(B)]
+        new = draw_outside(forbidden, m, self._n_items, rng)  # (B, m)
+        slots = np.argsort(rng.random((B, K)), axis=1)[:, :m]  # (B, m) distinct positions per row
+        out = lists.copy()
+        rows = np.repeat(np.arange(B), m)
+        keep = new.ravel() >= 0  # a row with too few outside items keeps some originals
+        out[rows[keep], slots.ravel()[keep]] = new.ravel()[keep]
+        return out, _no_flags(queries)
+
+
+class Truncate(Defense):
+    """Return only the first ``k`` items of each list (less information per query, same top-k for k' <= k)."""
+
+    name = "truncate"
+    version = "1"
+    params = {"k": Param(10, help="items returned per query", low=1, high=100)}
+
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: str,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return lists[:, : max(1, int(self.p.k))], _no_flags(queries)

@@ -1,0 +1,204 @@
+"""Sequential recommenders (SASRec, BERT4Rec, NARM, GRU4Rec): tiny CPU checks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from recsec.context import RunContext
+from recsec.data import Interactions, leave_one_out
+from recsec.evaluation import EVAL_SEED, evaluate, user_items_for
+from recsec.queries import Queries
+from recsec.registry import load_registry
+
+MODELS = ("sasrec", "bert4rec", "narm", "gru4rec")
+N_ITEMS = 40
+TINY = {"hidden": 16, "max_len": 8, "dropout": 0.1, "lr": 0.01, "batch_size": 16}
+#: The cloze task learns more slowly than next-item prediction on this toy data.
+EPOCHS = {"sasrec": 6, "bert4rec": 15, "narm": 6, "gru4rec": 6}
+
+
+def _synthetic(n_users: int = 160, seed: int = 0) -> Interactions:
+    """Each user walks the catalogue with a fixed stride (1 or 3) from a random start: learnable."""
+    rng = np.random.default_rng(seed)
+    users, items, ts = [], [], []
+    for u in range(n_users):
+        n, start, stride = int(rng.integers(4, 14)), int(rng.integers(N_ITEMS)), 1 + 2 * (u % 2)
+        users += [u] * n
+        items += [(start + stride * t) % N_ITEMS for t in range(n)]
+        ts += list(range(n))
+    return Interactions(np.array(users), np.array(items), n_users, N_ITEMS, timestamps=np.array(ts))
+
+
+@pytest.fixture(scope="module")
+def split():
+    return leave_one_out(_synthetic())
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_registry()
+
+
+def _ctx(seed: int = 0) -> RunContext:
+    return RunContext(seed=seed, device=torch.device("cpu"))
+
+
+def _extra(name: str) -> dict:
+    return {"n_blocks": 1, "attn_dropout": 0.1} if name in ("sasrec", "bert4rec") else {}
+
+
+@pytest.fixture(scope="module")
+def trained(split, registry):
+    """One short fit per model, shared by the tests below."""
+    out = {}
+    for name in MODELS:
+        rec = registry.create("recommender", name, max_epochs=EPOCHS[name], patience=0, **TINY, **_extra(name))
+        stats = rec.fit(split, _ctx())
+        out[name] = (rec, stats)
+    return out
+
+
+def test_registered_as_sequential(registry):
+    for name in MODELS:
+        cls = registry.get("recommender", name)
+        assert cls.family == "sequential"
+        assert {"max_len", "dropout", "patience", "max_epochs", "amp", "clip_norm"} <= set(cls.params)
+
+
+def test_public_modules_do_not_import_torch():
+    code = (
+        "import sys\n"
+        "import recsec.plugins.recommenders as p\n"
+        "from recsec.discovery import components_in_package\n"
+        "from recsec.recommender import Recommender\n"
+        "names = [c.name for c in components_in_package(p.__name__, Recommender)]\n"
+        "assert {'sasrec', 'bert4rec', 'narm', 'gru4rec'} <= set(names), names\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_loss_decreases_and_model_learns(trained, split, name):
+    rec, stats = trained[name]
+    losses = [row["loss"] for row in rec.train_history]
+    assert len(losses) == stats["epochs"] == EPOCHS[name]
+    assert losses[-1] < losses[0] * 0.9, losses
+    # far better than chance (HR@10 of a random ranking over 40 items is about 0.25)
+    assert evaluate(rec, split.test, "full", ks=(10,))["hr@10"] > 0.5
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_checkpoint_round_trip_gives_identical_scores(trained, split, registry, tmp_path, name):
+    rec, _ = trained[name]
+    q = Queries(split.test.histories[:20])
+    before = rec.score(q)
+    assert before.shape == (20, N_ITEMS)
+    path = tmp_path / f"{name}.pt"
+    rec.save(path)
+    fresh = registry.create("recommender", name)  # defaults: the checkpoint's config wins
+    fresh.load(path)
+    assert fresh.n_items == N_ITEMS
+    assert torch.equal(before, fresh.score(q))
+    again = registry.create("recommender", name)
+    again.load_state(rec.state())
+    assert torch.equal(before, again.score(q))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_topk_returns_items_only_and_never_history(trained, name):
+    rec, _ = trained[name]
+    rng = np.random.default_rng(1)
+    hists = [rng.choice(N_ITEMS, size=int(rng.integers(0, 30)), replace=False) for _ in range(50)]
+    hists[0] = np.zeros(0, dtype=np.int64)  # an empty history still gets a list
+    hists[1] = np.arange(N_ITEMS - 5)  # longer than max_len
+    top = rec.topk(Queries(hists), k=5)
+    assert top.shape == (50, 5)
+    assert top.min() >= 0 and top.max() < N_ITEMS  # no padding (N+1 -> N) or mask id
+    for h, row in zip(hists, top):
+        assert not set(row.tolist()) & set(h.tolist())
+        assert len(set(row.tolist())) == 5
+    assert sorted(top[1].tolist()) == list(range(N_ITEMS - 5, N_ITEMS))
+
+
+def test_scores_finite_and_batch_independent(trained, split):
+    for name in MODELS:
+        rec, _ = trained[name]
+        q = Queries(split.test.histories[:30])
+        full = rec.score(q)
+        assert torch.isfinite(full).all()
+        parts = torch.cat([rec.score(q.slice(0, 7)), rec.score(q.slice(7, 30))])
+        assert torch.allclose(full, parts, atol=1e-5), name
+
+
+def test_same_seed_same_model_and_different_seed_differs(split, registry):
+    def fit(seed):
+        rec = registry.create("recommender", "sasrec", max_epochs=2, patience=0, **TINY, n_blocks=1)
+        rec.fit(split, _ctx(seed))
+        return rec.score(Queries(split.test.histories[:10]))
+
+    a, b, c = fit(3), fit(3), fit(4)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_early_stopping_restores_the_best_epoch(split, registry):
+    rec = registry.create("recommender", "gru4rec", max_epochs=30, patience=2, **TINY)
+    stats = rec.fit(split, _ctx())
+    hist = rec.train_history
+    best = max(r["valid_ndcg@10"] for r in hist)
+    assert stats["best_valid_ndcg@10"] == pytest.approx(best)
+    assert stats["epochs"] == len(hist) and stats["best_epoch"] <= stats["epochs"]
+    if stats["epochs"] < 30:
+        assert stats["epochs"] - stats["best_epoch"] == 2
+    # the restored weights reproduce the best validation score
+    excl = user_items_for(split, split.valid)
+    again = evaluate(rec, split.valid, "sampled", ks=(10,), seed=EVAL_SEED, stream="valid", exclude=excl)
+    assert again["ndcg@10"] == pytest.approx(best, abs=1e-9)
+
+
+def test_windows_cover_long_sequences():
+    from recsec.plugins.recommenders._seq_core import build_windows
+
+    seq = np.arange(23)
+    tw = build_windows([seq, np.arange(1), np.arange(4)], width=10, step=5)
+    assert tw.users.tolist() == [0, 0, 0, 0, 2]  # the 1-item sequence has no target
+    covered = set()
+    for row in tw.tokens[:4]:
+        covered |= set((row[row > 0] - 1).tolist())
+    assert covered == set(range(23))
+    assert tw.tokens[0].tolist() == list(range(14, 24))  # the window ending at the last item, ids + 1
+    assert tw.tokens[4].tolist() == [0] * 6 + [1, 2, 3, 4]
+
+
+def test_negative_sampler_avoids_the_users_items():
+    from recsec.plugins.recommenders._seq_core import NegativeSampler, user_item_keys
+
+    users = np.repeat([0, 1], 15)
+    items = np.r_[np.arange(15), np.arange(5, 20)]
+    keys = torch.as_tensor(user_item_keys(users, items, 20))
+    g = torch.Generator().manual_seed(0)
+    neg = NegativeSampler(keys, 20, g)(torch.as_tensor(np.repeat([0, 1], 500)))
+    assert ((neg[:500] - 1) >= 15).all()  # tokens are item + 1
+    assert (((neg[500:] - 1) < 5)).all()
+
+
+def test_weight_decay_groups():
+    from recsec.plugins.recommenders._seq_train import param_groups
+    from recsec.plugins.recommenders._seq_transformer import BERT4RecNet
+
+    net = BERT4RecNet(10, 16, 8, 1, 2, 0.1, 0.1, 0.5, 4)
+    decay, no_decay = param_groups(net, 0.01, decay_embeddings=False)
+    emb = net.encoder.item_emb.weight
+    assert all(p.dim() == 2 for p in decay["params"])
+    assert any(p is emb for p in no_decay["params"]) and any(p is net.out_bias for p in no_decay["params"])
+    decay, _ = param_groups(net, 0.01, decay_embeddings=True)
+    assert any(p is emb for p in decay["params"])
+    n_norm = sum(p.numel() for m in net.modules() if isinstance(m, torch.nn.LayerNorm) for p in m.parameters())
+    assert n_norm and all(p.dim() == 2 for p in decay["params"])
