@@ -248,3 +248,33 @@ def test_profile_pollution_runs_within_budget(world):
     for k in ("target_ndcg@10_before", "target_ndcg@10_after", "target_hr@10_random", "surrogate_target_hr@10_after"):
         assert 0.0 <= m[k] <= 1.0
     assert m["surrogate_target_ndcg@10_after"] >= m["surrogate_target_ndcg@10_before"]
+
+
+def test_shared_pass_loss_equals_per_prefix_loss_for_recurrent_nets():
+    """One pass per sequence (shared) gives exactly the per-prefix loss for GRU4Rec, history exclusion included."""
+    from recsec.plugins.attacks._extraction_batches import examples
+    from recsec.plugins.attacks._extraction_data import LabelledSet
+    from recsec.plugins.attacks._extraction_scoring import scorer_for
+    from recsec.plugins.attacks._extraction_train import TrainConfig, _batch_loss
+    from recsec.plugins.recommenders.gru4rec import GRU4Rec
+
+    rng = np.random.default_rng(0)
+    S, T, K, N = 5, 7, 6, 40
+    lens = np.array([7, 3, 5, 1, 6])
+    seqs = rng.integers(0, N, (S, T))
+    lists = rng.integers(0, N, (S, T, K)).astype(np.int32)
+    cols = np.arange(T)[None, :] >= lens[:, None]
+    seqs[cols], lists[cols] = -1, -1
+    data = LabelledSet(seqs, lists, lens, np.zeros(S, bool))
+    torch.manual_seed(0)
+    rec = GRU4Rec(max_len=10, dropout=0.0)
+    net = rec._build_net(N, rec.param_values).eval()
+    sc = scorer_for(net)
+    cfg = TrainConfig(repair_weight=0.7)
+    batch = np.arange(S)
+    ex = examples(data, batch)  # the same (row, prefix) order as the shared pass
+    losses = []
+    for mode, b in (("shared", batch), ("separate", np.arange(len(ex[0])))):
+        g = torch.Generator().manual_seed(3)
+        losses.append(_batch_loss(sc, data, b, mode, cfg, g, torch.device("cpu"), ex))
+    assert losses[0].item() == pytest.approx(losses[1].item(), rel=1e-5)
