@@ -63,10 +63,12 @@ def test_installed_wheel_runs_outside_the_repository(wheel, tmp_path):
     venv.EnvBuilder(with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
     site = Path(subprocess.check_output([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
-    # dependencies come from this environment; recsec itself only from the new wheel
+    # recsec itself only from the new wheel (installed before the dependencies are
+    # made visible, or pip would find this environment's recsec and skip it) ...
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)], check=True)
+    # ... and its dependencies from this environment, appended after the fresh site-packages
     here = [p for p in sys.path if p.endswith("site-packages")]
     (site / "_deps.pth").write_text("\n".join(here) + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)], check=True)
     assert not (site / "core").exists() and not (site / "plugins").exists() and not (site / "alembic").exists()
     work = tmp_path / "elsewhere"
     work.mkdir()
