@@ -14,7 +14,9 @@ through the defense (``defended.*``); then per attack a fresh
 
 GRO with ``--gro-warm``: the GRO victim continues from the undefended
 checkpoint of the same run (the reference code's ``--use_pretrained``, used
-for Beauty) for ``--gro-epochs`` epochs.
+for Beauty) for ``--gro-epochs`` epochs. ``--resume-from E0`` trains the
+undefended victim of ``--victim-epochs`` E by continuing the E0 checkpoint
+(chained runs of a few epochs each; the optimizer state restarts).
 
 Examples (one CPU thread; each step alone stays under ~15 minutes on a busy core)::
 
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--victim-epochs", type=int, default=8)
     ap.add_argument("--gro-epochs", type=int, default=0, help="GRO epochs (0: --victim-epochs)")
     ap.add_argument("--gro-warm", action="store_true", help="GRO continues from the undefended checkpoint")
+    ap.add_argument("--resume-from", type=int, default=0,
+                    help="train the undefended victim by continuing its checkpoint of this many epochs (chained runs)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--defenses", nargs="+", default=["none", "gro", "reverse", "random-permutation"])
     ap.add_argument("--attacks", nargs="*", default=["dfme-autoregressive"])
@@ -125,7 +129,17 @@ def main(argv: list[str] | None = None) -> int:
         if defense.trains_victim and args.gro_warm:
             base, _ = victim_for(reg.create("defense", "none"))
             rec.n_items, rec.net = base.n_items, base.net
-        stats = defense.train_victim(rec, split, vctx) if defense.trains_victim else rec.fit(split, vctx)
+        earlier = work / f"victim-{args.victim}-e{args.resume_from}-s{args.seed}.pt"
+        if not defense.trains_victim and args.resume_from and earlier.exists():
+            from recsec.plugins.recommenders._seq_train import train_sequential
+
+            rec = reg.create("recommender", f"{args.victim}[max_epochs={args.victim_epochs - args.resume_from},patience=0]")
+            rec.load(earlier)
+            rec.to(device)
+            log(f"continuing {earlier} for {args.victim_epochs - args.resume_from} epochs (fresh optimizer state)")
+            stats = train_sequential(rec, split, vctx)
+        else:
+            stats = defense.train_victim(rec, split, vctx) if defense.trains_victim else rec.fit(split, vctx)
         stats = {**_num(stats), "wall_s": time.perf_counter() - t}
         rec.save(ckpt)
         meta.write_text(json.dumps(stats))

@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                    "api_queries_used": api.queries_used, **m}
             out.write(json.dumps(row) + "\n")
             out.flush()
-            log(f"{attack.instance_name} seed {seed}: agr@1 {m['agr@1']:.4f} agr@10 {m['agr@10']:.4f} "
-                f"ndcg@10 {m['ndcg@10']:.4f} queries {api.queries_used} ({time.perf_counter() - t:.0f}s)")
+            shown = {k: round(v, 4) for k, v in m.items() if k.startswith(("agr@", "ndcg", "hr@", "target", "surrogate_"))}
+            log(f"{attack.instance_name} seed {seed}: {shown} queries {api.queries_used} ({time.perf_counter() - t:.0f}s)")
     return 0
 
 

@@ -89,8 +89,9 @@ def sample_negatives(
     filled = np.zeros(m, dtype=np.int64)
     # Rows whose complement is small relative to the need: enumerate the complement directly.
     small = np.flatnonzero(n_items - n_seen < 2 * n_negatives)
+    bounds = np.searchsorted(seen, np.arange(m + 1) * n_items)
     for r in small:
-        mine = seen[(seen >= r * n_items) & (seen < (r + 1) * n_items)] - r * n_items
+        mine = seen[bounds[r] : bounds[r + 1]] - r * n_items
         free = np.setdiff1d(np.arange(n_items), mine)
         out[r, : need[r]] = rng.permutation(free)[: need[r]]
         filled[r] = need[r]

@@ -169,6 +169,9 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
     best = holdout_agreement(scorer, data, hs, ht, device)["agr@10"]
     stats: dict[str, float] = {"holdout_agr@10_init": best, "train_prefixes": float(len(ex[0]))}
     best_epoch, best_state, bad, loss_v = 0, copy.deepcopy(net.state_dict()), 0, float("nan")
+    # patience counts passes over the data: with prefix_sample < 1 an epoch sees only part of it
+    scale = cfg.prefix_sample if mode == "separate" and cfg.prefix_sample < 1.0 else 1.0
+    patience = int(np.ceil(cfg.patience / scale)) if cfg.patience > 0 else 0
     t0 = time.perf_counter()
     epoch = 0
     for epoch in range(1, cfg.epochs + 1):
@@ -180,7 +183,7 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
             batches = [idx[b] for b in prefix_batches(ex[0][idx], ex[1][idx], cfg.batch_size, rng)]
         else:
             batches = sequence_batches(data, train_idx, cfg.batch_size, rng)
-        total, count = 0.0, 0
+        total, count = torch.zeros((), device=device), 0
         for batch in batches:
             loss = _batch_loss(scorer, data, batch, mode, cfg, gen, device, ex)
             opt.zero_grad(set_to_none=True)
@@ -188,9 +191,9 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
             if cfg.clip_norm > 0:
                 torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
             opt.step()
-            total += float(loss.detach())
+            total += loss.detach().float()  # no per-step device sync
             count += 1
-        loss_v = total / max(count, 1)
+        loss_v = float(total) / max(count, 1)
         agr = holdout_agreement(scorer, data, hs, ht, device)["agr@10"] if len(hs) else float("nan")
         ctx.log(f"surrogate epoch {epoch}: loss {loss_v:.4f}, held-out agr@10 {agr:.4f}")
         if len(hs) == 0 or agr > best:
@@ -198,7 +201,7 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
             best_state = copy.deepcopy(net.state_dict())
         else:
             bad += 1
-        if cfg.patience > 0 and bad >= cfg.patience:
+        if patience > 0 and bad >= patience:
             break
         if cfg.time_limit_s > 0 and time.perf_counter() - t0 > cfg.time_limit_s:
             break

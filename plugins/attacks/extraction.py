@@ -36,7 +36,8 @@ EXTRACTION_PARAMS: dict[str, Param] = {
     "surrogate": Param("same", "surrogate architecture: the victim's class and parameters, or a named one",
                        choices=("same", "sasrec", "bert4rec", "narm", "gru4rec")),
     "epochs": Param(30, "surrogate training epochs (upper bound)", low=2, high=200, log=True),
-    "patience": Param(5, "stop after this many epochs without a better held-out Agr@10 (0 = never)"),
+    "patience": Param(5, "stop after this many passes over the data (epochs / prefix_sample) without a better "
+                      "held-out Agr@10 (0 = never)"),
     "lr": Param(1e-3, "AdamW learning rate", low=1e-4, high=1e-2, log=True),
     "weight_decay": Param(0.01, "AdamW weight decay (not on biases / LayerNorm)", low=0.0, high=0.1),
     "batch_size": Param(128, "labelled prefixes per step", choices=(32, 64, 128, 256, 512)),
@@ -50,7 +51,7 @@ EXTRACTION_PARAMS: dict[str, Param] = {
     "prefix_mode": Param("auto", "score each prefix as its own input (separate), or every prefix of a sequence "
                          "in one pass (shared: exact for NARM/GRU4Rec, SASRec's training view; never BERT4Rec); "
                          "auto = shared where exact", choices=("auto", "separate", "shared")),
-    "prefix_sample": Param(1.0, "fraction of prefixes used per epoch in separate mode (resampled each epoch)",
+    "prefix_sample": Param(1.0, "fraction of the prefixes an epoch uses in separate mode (redrawn each epoch)",
                            low=0.05, high=1.0),
     "holdout_fraction": Param(0.05, "labelled sequences held out to select the epoch by agreement", low=0.01, high=0.3),
     "holdout_max": Param(2000, "most held-out prefixes scored per epoch"),

@@ -149,8 +149,14 @@ class SeqNet(nn.Module):
     window: int
     input_len: int
 
-    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> torch.Tensor | None:
-        """Mean loss of a batch of windows: tokens long (B, window), users long (B,). None: nothing to learn."""
+    def training_loss(
+        self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools
+    ) -> tuple[torch.Tensor, int] | None:
+        """(summed loss, number of loss terms) of a batch of windows; None when there is nothing to learn.
+
+        tokens: long (B, window); users: long (B,). The trainer divides the
+        sum by the terms per batch (see ``_seq_train``).
+        """
         raise NotImplementedError
 
     def score_last(self, tokens: torch.Tensor) -> torch.Tensor:

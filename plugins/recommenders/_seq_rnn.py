@@ -73,11 +73,11 @@ class NARMNet(SeqNet):
         c = self.ct_drop(torch.cat([c_g, c_l], dim=-1))
         return self.decoder(c) @ self.item_emb.weight[1:].T
 
-    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> torch.Tensor | None:
+    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> tuple[torch.Tensor, int] | None:
         inp, rows, cols, tgt = _prefix_targets(tokens)
         if len(rows) == 0:
             return None
-        return F.cross_entropy(self._logits(inp, rows, cols).float(), tgt - 1)
+        return F.cross_entropy(self._logits(inp, rows, cols).float(), tgt - 1, reduction="sum"), len(rows)
 
     def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
         inp, last = _last_positions(tokens)
@@ -109,11 +109,11 @@ class GRU4RecNet(SeqNet):
         states, _ = self.gru(self.drop(self.item_emb(inp)))  # (B, L, H)
         return self.out(self.drop(states[rows, cols]))  # (P, N)
 
-    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> torch.Tensor | None:
+    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> tuple[torch.Tensor, int] | None:
         inp, rows, cols, tgt = _prefix_targets(tokens)
         if len(rows) == 0:
             return None
-        return F.cross_entropy(self._logits(inp, rows, cols).float(), tgt - 1)
+        return F.cross_entropy(self._logits(inp, rows, cols).float(), tgt - 1, reduction="sum"), len(rows)
 
     def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
         inp, last = _last_positions(tokens)

@@ -1,7 +1,8 @@
 """The training loop shared by the sequential recommenders.
 
 AdamW (no weight decay on biases and LayerNorm; on embeddings when
-``decay_embeddings``), global gradient-norm clipping, optional mixed precision
+``decay_embeddings``), length-bucketed batches (``batch_order``), global
+gradient-norm clipping, optional mixed precision
 on CUDA, validation NDCG@10 after every epoch, early stopping with
 ``patience`` and restoration of the best weights. Every random source (weight
 init, dropout, batch order, negatives, cloze masks) derives from the
@@ -53,7 +54,12 @@ def batch_order(lengths: np.ndarray, batch_size: int, generator: torch.Generator
     cut into chunks of 50 batches, each chunk is sorted by window length and
     cut into batches, and the batch order is shuffled, so a batch holds
     windows of similar length and little padding is computed (Beauty: mean
-    length 9, but a random batch of 128 usually holds one of 50).
+    length 9, but a random batch of 128 usually holds one of 50; about 5x
+    faster on CPU). The trainer then divides each batch's summed loss by the
+    mean number of loss terms per batch, not by its own count, so every loss
+    term weighs what it weighs in random batches (dividing by the batch's own
+    count up-weights short windows and, on Beauty, slowed SASRec's validation
+    NDCG@10 from 0.287 to 0.228 at epoch 10).
     """
     n = len(lengths)
     perm = torch.randperm(n, generator=generator)
@@ -124,6 +130,7 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
     lengths = (tw.tokens > 0).sum(1)
     best, best_epoch, best_state, bad = -1.0, 0, None, 0
     history: list[dict[str, float]] = []
+    terms_seen, steps_seen = 0, 0
     train_s = valid_s = 0.0
     epochs = tqdm(range(1, p.max_epochs + 1), desc=rec.name, disable=not ctx.progress, unit="epoch")
     for epoch in epochs:
@@ -134,8 +141,14 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
         for b, idx in enumerate(batch_order(lengths, bs, order_gen, p.bucket_by_length)):
             idx = idx.to(device)
             with autocast:
-                loss = net.training_loss(windows[idx], users[idx], tools)
-            if loss is not None:
+                out = net.training_loss(windows[idx], users[idx], tools)
+            if out is not None:
+                loss_sum, n_terms = out
+                # Per-term weights as in random batches: divide by the mean number of terms
+                # per batch so far (bucketed batches of short windows hold few terms).
+                terms_seen += n_terms
+                steps_seen += 1
+                loss = loss_sum / (terms_seen / steps_seen if p.bucket_by_length else n_terms)
                 opt.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()
@@ -149,13 +162,13 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
                     scaler.update()
                 else:
                     opt.step()
-                total += loss.detach().float()
-                count += 1
+                total += loss_sum.detach().float()
+                count += n_terms
             bar.update(1)
             if ctx.progress and b % 20 == 0 and count:
                 bar.set_postfix(loss=f"{(total / count).item():.4f}")
         bar.close()
-        mean_loss = (total / max(count, 1)).item()
+        mean_loss = (total / max(count, 1)).item()  # mean per loss term
         t1 = time.perf_counter()
         train_s += t1 - t0
         row = {"epoch": float(epoch), "loss": mean_loss, "epoch_s": t1 - t0}

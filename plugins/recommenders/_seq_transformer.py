@@ -121,7 +121,7 @@ class SASRecNet(SeqNet):
                                causal=True, pre_norm=True, activation="relu")
         init_weights(self)
 
-    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> torch.Tensor | None:
+    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> tuple[torch.Tensor, int] | None:
         tokens = trim_left(tokens)
         inp, tgt = tokens[:, :-1], tokens[:, 1:]
         real = inp > 0  # left padding: a real input always has a real next item
@@ -133,7 +133,7 @@ class SASRecNet(SeqNet):
         emb = self.encoder.item_emb
         pos_logit = (h * emb(pos)).sum(-1)
         neg_logit = (h * emb(neg)).sum(-1)
-        return (F.softplus(-pos_logit) + F.softplus(neg_logit)).mean()
+        return (F.softplus(-pos_logit) + F.softplus(neg_logit)).float().sum(), len(pos)
 
     def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
         h = self.encoder(trim_left(tokens))[:, -1]  # (B, D)
@@ -170,7 +170,7 @@ class BERT4RecNet(SeqNet):
         """h (P, D) -> logits (P, N) over the items (padding and mask excluded)."""
         return self.head(h) @ self.encoder.item_emb.weight[1 : self.n_items + 1].T + self.out_bias
 
-    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> torch.Tensor | None:
+    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> tuple[torch.Tensor, int] | None:
         tokens = trim_left(tokens)
         g = tools.generator
         real = tokens > 0
@@ -187,7 +187,7 @@ class BERT4RecNet(SeqNet):
         inp = torch.where(chosen & (r < 0.8), torch.full_like(tokens, self.mask_token), tokens)
         inp = torch.where(chosen & (r >= 0.8) & (r < 0.9), rand_items, inp)
         h = self.encoder(inp)[chosen]  # (P, D)
-        return F.cross_entropy(self._logits(h).float(), tokens[chosen] - 1)
+        return F.cross_entropy(self._logits(h).float(), tokens[chosen] - 1, reduction="sum"), len(h)
 
     def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
         mask_col = torch.full_like(tokens[:, :1], self.mask_token)
