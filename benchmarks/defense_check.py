@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume-from", type=int, default=0,
                     help="train the undefended victim by continuing its checkpoint of this many epochs (chained runs)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--attack-seeds", nargs="*", type=int, default=None, help="attack / API seeds (default: --seed)")
     ap.add_argument("--defenses", nargs="+", default=["none", "gro", "reverse", "random-permutation"])
     ap.add_argument("--attacks", nargs="*", default=["dfme-autoregressive"])
     ap.add_argument("--set", action="append", default=[], help="attack parameter key=value (all attacks)")
@@ -166,21 +167,22 @@ def main(argv: list[str] | None = None) -> int:
         ranks = np.where(hit.any(axis=1), hit.argmax(axis=1), np.iinfo(np.int64).max // 2)
         util.update({f"defended.{k}": v for k, v in ranking_metrics(ranks, ks=(10,)).items()})
         log(f"{defense.instance_name}: {util} (prepare {prepare_s:.0f}s)")
-        for name in args.attacks or []:
+        for name, aseed in [(a, s) for a in args.attacks or [] for s in (args.attack_seeds or [args.seed])]:
             attack = reg.create("attack", name, **{k: v for k, v in params.items() if k in reg.get("attack", name).params})
-            actx = AttackContext(seed=derive_seed(args.seed, "attack"), device=device, log=log, split=split,
+            actx = AttackContext(seed=derive_seed(aseed, "attack"), device=device, log=log, split=split,
                                  n_items=victim.n_items,
                                  victim_factory=lambda: reg.create("recommender", vname).to(device),
                                  reference_topk=lambda q, k: victim.topk(q, k))
             d = copy.deepcopy(defense)
             api = BlackBoxAPI(victim, defense=d, popular=split.train.popularity_ranking(),
-                              rng=np.random.default_rng(derive_seed(args.seed, "api")), **{"k": 100, **attack.serving()})
+                              rng=np.random.default_rng(derive_seed(aseed, "api")), **{"k": 100, **attack.serving()})
             t = time.perf_counter()
             m = attack.run(api, actx)
             attack_s = time.perf_counter() - t
             t = time.perf_counter()
             dm = d.metrics(api.log, ctx)
-            row = {"victim": vname, "seed": args.seed, "defense": defense.instance_name, "attack": attack.instance_name,
+            row = {"victim": vname, "seed": args.seed, "attack_seed": aseed, "defense": defense.instance_name,
+                   "attack": attack.instance_name,
                    **util, **{f"victim.{k}": v for k, v in vstats.items()},
                    **{f"attack.{k}": v for k, v in _num(m).items()}, "attack.queries_used": api.queries_used,
                    **{f"defense.{k}": v for k, v in _num(dm).items()},
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             with open(args.out, "a") as f:
                 f.write(json.dumps(row) + "\n")
             keys = ("attack.agr@10", "attack.ndcg@10", "defense.auroc_query", "defense.auroc_account", "defense.benign_refused")
-            log(f"{defense.instance_name} / {attack.instance_name}: " + ", ".join(f"{k} {row[k]:.4f}" for k in keys if k in row))
+            log(f"{defense.instance_name} / {attack.instance_name} / seed {aseed}: " + ", ".join(f"{k} {row[k]:.4f}" for k in keys if k in row))
     return 0
 
 

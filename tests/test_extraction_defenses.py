@@ -114,9 +114,10 @@ def test_gro_target_loss_is_the_models_own_loss(cls, split):
     wrapper.eval()  # no dropout: the two computations must agree exactly
     tw = build_windows(split.train.sequences(), wrapper.window, 5)
     tokens, users = torch.as_tensor(tw.tokens[:32]), torch.as_tensor(tw.users[:32])
-    ref = wrapper.target.training_loss(tokens, users, _tools(split, rec.n_items, 3))
-    mine = wrapper._target_part(tokens, users, _tools(split, rec.n_items, 3))[0]
-    torch.testing.assert_close(mine, ref)
+    ref_sum, ref_n = wrapper.target.training_loss(tokens, users, _tools(split, rec.n_items, 3))
+    mine_sum, mine_n = wrapper._target_part(tokens, users, _tools(split, rec.n_items, 3))[:2]
+    torch.testing.assert_close(mine_sum, ref_sum)
+    assert mine_n == ref_n
 
 
 @pytest.mark.parametrize("cls", [BERT4Rec, SASRec])
@@ -132,8 +133,8 @@ def test_a_gro_step_changes_the_target_and_the_student(cls, split):
     before_t = {k: v.clone() for k, v in wrapper.target.state_dict().items()}
     before_s = {k: v.clone() for k, v in wrapper.student.state_dict().items()}
     opt = torch.optim.AdamW(wrapper.parameters(), lr=1e-2)
-    loss = wrapper.training_loss(tokens, users, _tools(split, rec.n_items, 1))
-    loss.backward()
+    loss_sum, n_terms = wrapper.training_loss(tokens, users, _tools(split, rec.n_items, 1))
+    (loss_sum / n_terms).backward()
     opt.step()
     assert any(not torch.equal(before_t[k], v) for k, v in wrapper.target.state_dict().items())
     assert any(not torch.equal(before_s[k], v) for k, v in wrapper.student.state_dict().items())
@@ -150,8 +151,8 @@ def test_the_swap_loss_reaches_the_targets_gradient(split):
         wrapper = build_gro_net(rec, tiny_context(), GROConfig(k=10, lam=lam))
         wrapper.eval()
         tw = build_windows(split.train.sequences(), wrapper.window, 5)
-        loss = wrapper.training_loss(torch.as_tensor(tw.tokens[:16]), torch.as_tensor(tw.users[:16]), _tools(split, rec.n_items, 2))
-        loss.backward()
+        loss_sum, _ = wrapper.training_loss(torch.as_tensor(tw.tokens[:16]), torch.as_tensor(tw.users[:16]), _tools(split, rec.n_items, 2))
+        loss_sum.backward()
         grads.append(wrapper.target.encoder.item_emb.weight.grad.clone())
     assert not torch.allclose(grads[0], grads[1])
 

@@ -61,6 +61,19 @@ class Polluter:
         full = mask_history(self.scorer.full_scores(self.scorer.last(tokens)).float(), tokens)
         return full[:, target] - torch.logsumexp(full, dim=1)
 
+    @torch.no_grad()
+    def ranks(self, histories: list[np.ndarray], appended: np.ndarray, target: int, batch: int = 256) -> np.ndarray:
+        """0-based rank (int (B,)) of ``target`` among the surrogate's non-history items, full catalogue."""
+        was = self.scorer.net.training
+        self.scorer.net.eval()
+        out = []
+        for a in range(0, len(histories), batch):
+            tok = _tokens(histories[a : a + batch], appended[a : a + batch], self.width).to(self.device)
+            full = mask_history(self.scorer.full_scores(self.scorer.last(tok)).float(), tok)
+            out.append((full > full[:, target : target + 1]).sum(1).cpu().numpy())
+        self.scorer.net.train(was)
+        return np.concatenate(out) if out else np.zeros(0, np.int64)
+
     def _gradients(self, tokens: torch.Tensor, target: int, slot_from_end: int) -> torch.Tensor:
         """(B, D) gradient of the objective w.r.t. the input embedding of the slot ``slot_from_end`` (1 = last item)."""
         store: dict[str, torch.Tensor] = {}
@@ -143,7 +156,8 @@ def run_pollution(api: Any, ctx: Any, p: dict[str, Any], mode: str) -> dict[str,
     rng = ctx.rng("pollution", "random-baseline")
     t0 = time.perf_counter()
     before = api.query(Queries(hists))
-    rows: dict[str, list[float]] = {k: [] for k in ("before", "after", "random", "surrogate_before", "surrogate_after")}
+    keys = ("before", "after", "random", "surrogate_before", "surrogate_after")
+    rows: dict[str, list[float]] = {k: [] for k in keys + ("surrogate_rank_before", "surrogate_rank_after")}
     for target in targets:
         ok = np.flatnonzero([target not in h for h in hists])  # users who already had it can never get it
         hs = [hists[i] for i in ok]
@@ -154,20 +168,32 @@ def run_pollution(api: Any, ctx: Any, p: dict[str, Any], mode: str) -> dict[str,
         after = api.query(Queries(polluted))
         res = {"before": before[ok], "after": after,
                "surrogate_before": rec.topk(Queries(hs), api.k), "surrogate_after": rec.topk(Queries(polluted), api.k)}
+        no_app = np.zeros((len(hs), 0), dtype=np.int64)
+        rows["surrogate_rank_before"].append(float(np.mean(polluter.ranks(hs, no_app, int(target)))))
+        rows["surrogate_rank_after"].append(float(np.mean(polluter.ranks(hs, app, int(target)))))
         if p["random_baseline"]:
             rnd = rng.integers(0, api.n_items - 1, size=app.shape)
             rnd = rnd + (rnd >= target)  # uniform over the items other than the target
             res["random"] = api.query(Queries([np.concatenate([h, a]) for h, a in zip(hs, rnd)]))
         for key, lists in res.items():
-            rows[key].append(rank_metrics(target_ranks(lists, int(target)))[0])
-            rows.setdefault(key + "_hr", []).append(rank_metrics(target_ranks(lists, int(target)))[1])
-        ctx.log(f"pollution target {target}: ndcg@10 {rows['before'][-1]:.4f} -> {rows['after'][-1]:.4f}")
-    for key in ("before", "after", "random", "surrogate_before", "surrogate_after"):
+            r = target_ranks(lists, int(target))
+            ndcg, hr = rank_metrics(r)
+            rows[key].append(ndcg)
+            rows.setdefault(key + "_hr", []).append(hr)
+            rows.setdefault(key + "_hrk", []).append(float((r < lists.shape[1]).mean()))
+        ctx.log(f"pollution target {target} (popularity stratum {len(rows['after'])}): victim ndcg@10 "
+                f"{rows['before'][-1]:.4f} -> {rows['after'][-1]:.4f}, in top-{api.k} {rows['before_hrk'][-1]:.3f} -> "
+                f"{rows['after_hrk'][-1]:.3f}; surrogate rank {rows['surrogate_rank_before'][-1]:.0f} -> "
+                f"{rows['surrogate_rank_after'][-1]:.0f}")
+    for key in keys:
         if rows[key]:
             pre = "surrogate_target" if key.startswith("surrogate") else "target"
             when = key.split("_")[-1]
             metrics[f"{pre}_ndcg@10_{when}"] = float(np.mean(rows[key]))
             metrics[f"{pre}_hr@10_{when}"] = float(np.mean(rows[key + "_hr"]))
+            metrics[f"{pre}_hr@{api.k}_{when}"] = float(np.mean(rows[key + "_hrk"]))
+    for when in ("before", "after"):
+        metrics[f"surrogate_target_rank_{when}"] = float(np.mean(rows[f"surrogate_rank_{when}"])) if targets.size else float("nan")
     metrics.update({"pollution_s": time.perf_counter() - t0, "targets": float(len(targets)),
                     "pollution_users": float(len(users)), "queries": float(api.queries_used)})
     return metrics

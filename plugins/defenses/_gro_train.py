@@ -103,7 +103,8 @@ class GROTrainingNet(SeqNet):
 
     # -- the target's own loss ---------------------------------------------------------------------
     def _target_part(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools):
-        """(L_T, corrupted input (B, L), positions bool (B, L), z_T (P, D)) or None when nothing to learn."""
+        """(summed L_T, its number of terms P, corrupted input (B, L), positions bool (B, L), z_T (P, D)),
+        or None when there is nothing to learn; the sum and count follow ``SeqNet.training_loss``."""
         net = self.target
         tokens = trim_left(tokens)
         if isinstance(net, BERT4RecNet):
@@ -112,7 +113,7 @@ class GROTrainingNet(SeqNet):
                 return None
             z = position_vectors(net, inp, where)
             logits = self.t_scorer.full_scores(z)  # (P, N)
-            return F.cross_entropy(logits.float(), tokens[where] - 1), inp, where, z
+            return F.cross_entropy(logits.float(), tokens[where] - 1, reduction="sum"), len(z), inp, where, z
         inp, tgt = tokens[:, :-1], tokens[:, 1:]
         where = inp > 0
         if not bool(where.any()):
@@ -121,8 +122,8 @@ class GROTrainingNet(SeqNet):
         neg = tools.negatives(users[:, None].expand_as(inp)[where])
         items = torch.stack([tgt[where] - 1, neg - 1], dim=1)  # (P, 2)
         sc = self.t_scorer.item_scores(z, items)
-        loss = (F.softplus(-sc[:, 0]) + F.softplus(sc[:, 1])).mean()
-        return loss, inp, where, z
+        loss = (F.softplus(-sc[:, 0]) + F.softplus(sc[:, 1])).float().sum()
+        return loss, len(z), inp, where, z
 
     # -- the student and the swap ---------------------------------------------------------------
     def _student_step(self, inp: torch.Tensor, where: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -145,11 +146,14 @@ class GROTrainingNet(SeqNet):
         self.student_opt.step()
         return j_star, valid, float(ls.detach())
 
-    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> torch.Tensor | None:
+    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor,
+                      tools: TrainTools) -> tuple[torch.Tensor, int] | None:
+        """(sum of L_T's terms + P * lam * L_swap, P): the trainer divides by the terms per batch,
+        so a step minimises L_T + lam * L_swap (both per-term means)."""
         part = self._target_part(tokens, users, tools)
         if part is None:
             return None
-        lt, inp, where, z = part
+        lt_sum, n_terms, inp, where, z = part
         t0 = time.perf_counter()
         if self.cfg.max_positions > 0 and int(where.sum()) > self.cfg.max_positions:
             # a random subset of the positions, kept in the row-major order z came in
@@ -167,13 +171,13 @@ class GROTrainingNet(SeqNet):
             torch.cuda.synchronize()
         self.overhead_s += time.perf_counter() - t0
         s = self.sums
-        s["target_loss"] += float(lt.detach())
+        s["target_loss"] += float(lt_sum.detach()) / n_terms
         s["student_loss"] += ls
         s["swap_loss"] += float(lswap.detach())
         s["masked_rows"] += float((~valid).sum())
         s["rows"] += float(valid.numel())
         s["steps"] += 1
-        return lt + self.cfg.lam * lswap
+        return lt_sum + n_terms * self.cfg.lam * lswap, n_terms
 
     def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.target.score_last(tokens)
