@@ -302,10 +302,12 @@ def test_detectors_answer_flag_and_score(cls, params, action, victim, split):
     elif action == "perturb":
         assert all(set(o) == set(r) for o, r in zip(out, raw))
     m = d.metrics(api.log, tiny_context())
-    for key in ("auroc_query", "aupr_query", "fpr95_query", "auroc_account", "benign_refused", "attacker_flagged"):
+    for key in ("auroc_query", "aupr_query", "fpr95_query", "auroc_account", "benign_refused", "attacker_flagged", "attacker_refused"):
         assert key in m
     assert 0.0 <= m["auroc_query"] <= 1.0 and m["n_attacker_queries"] == 40 and m["n_attacker_accounts"] == 4
     assert 0.0 <= m["benign_refused"] <= 1.0
+    if cls is SameDetector:
+        assert 0.0 <= m["auroc_query_recon"] <= 1.0 and 0.0 <= m["auroc_query_dev"] <= 1.0
 
 
 def test_same_rejects_flagged_queries_with_popular_lists(victim, split):

@@ -12,6 +12,10 @@ the same scoring.
   the attacker's log is cut into consecutive groups of ``account_size``
   queries (0: the accounts as logged), as if it spread its traffic over that
   many sybil accounts. The detector defines the account score.
+- refusals: ``benign_refused`` / ``attacker_refused`` = share of benign users
+  / attacker accounts (as grouped above) with at least one query the online
+  rule flags when replayed alone; ``attacker_flagged`` = share of the
+  attacker's logged queries flagged online (its real accounts).
 
 Shapes: Q queries, U accounts.
 """

@@ -43,7 +43,7 @@ COMMON: dict[str, Param] = {
 }
 DIRECTIONS = {"auroc_query": True, "aupr_query": True, "fpr95_query": False, "auroc_account": True,
               "aupr_account": True, "fpr95_account": False, "benign_refused": False, "benign_flagged": False,
-              "attacker_flagged": True}
+              "attacker_flagged": True, "attacker_refused": True}
 
 
 class QueryDetector(Defense):
@@ -112,14 +112,15 @@ class QueryDetector(Defense):
         if not groups or not self._benign:
             return {}
         pos = {a: 0 for a in self._scores}
-        att_q, att_a = [], []
+        att_q, att_a, att_refused = [], [], []
         for name, idx in zip(names, groups):
             acct = name.split("#")[0]
             online = np.asarray(self._scores.get(acct, [])[pos.get(acct, 0) : pos.get(acct, 0) + len(idx)])
             pos[acct] = pos.get(acct, 0) + len(idx)
-            q, _, a = self._stream([log.records[i].history for i in idx], online if len(online) == len(idx) else None)
+            q, f, a = self._stream([log.records[i].history for i in idx], online if len(online) == len(idx) else None)
             att_q.append(q)
             att_a.append(a)
+            att_refused.append(bool(f.any()))
         ben_q, ben_a, refused, flagged = [], [], [], []
         for stream in self._benign:
             q, f, a = self._stream(stream, None)
@@ -130,6 +131,7 @@ class QueryDetector(Defense):
         out = detection_metrics(np.concatenate(att_q), np.concatenate(ben_q), np.asarray(att_a), np.asarray(ben_a))
         recs = [r for r in log.records if r.account != EVALUATOR]
         out["attacker_flagged"] = float(np.mean([r.flagged for r in recs])) if recs else float("nan")
+        out["attacker_refused"] = float(np.mean(att_refused))
         out["benign_refused"] = float(np.mean(refused))
         out["benign_flagged"] = float(np.concatenate(flagged).mean())
         return out
@@ -209,6 +211,8 @@ class SameDetector(QueryDetector):
     reconstruction), z = standardised on ``calib_users`` held-out users'
     sessions; a query is flagged when its score exceeds their (1 - ``fpr``)
     quantile. Account score: the mean of its query scores. Sequential victims only.
+    ``metrics`` adds the per-query AUROC of each term alone (the paper's
+    SAME-X / SAME-Y ablation): ``auroc_query_recon``, ``auroc_query_dev``.
     """
 
     name = "same-detector"
@@ -233,6 +237,7 @@ class SameDetector(QueryDetector):
         self._models: Any = None
         self._norm = (0.0, 1.0, 0.0, 1.0)  # mean / std of reconstruction loss and deviation
         self._threshold = float("inf")
+        self._parts: dict[str, list[np.ndarray]] = {}  # raw (reconstruction, deviation) per account; "" = benign
 
     def skip(self, **context: Any) -> str | None:
         rec = context.get("recommender")
@@ -263,17 +268,34 @@ class SameDetector(QueryDetector):
         a = float(self.p.alpha)
         return a * (rec - mr) / sr + (1 - a) * (dev - md) / sd
 
-    def _score(self, histories: list[np.ndarray], lists: np.ndarray | None) -> np.ndarray:
+    def _score(self, histories: list[np.ndarray], lists: np.ndarray | None, key: str | None = None) -> np.ndarray:
         from ._detect_same import raw_scores
 
         if self._models is None:
             raise RuntimeError("same-detector: prepare() first")
-        return self._combine(*raw_scores(self._models, histories, lists, dict(self.p)))
+        rec, dev = raw_scores(self._models, histories, lists, dict(self.p))
+        if key is not None:
+            self._parts.setdefault(key, []).append(np.stack([rec, dev], axis=1))
+        return self._combine(rec, dev)
 
     def _online(self, queries: Queries, lists: np.ndarray, account: str) -> tuple[np.ndarray, np.ndarray]:
-        s = self._score(list(queries.histories), lists)
+        s = self._score(list(queries.histories), lists, None if account == EVALUATOR else f"attacker:{account}")
         return s, s > self._threshold
 
     def _stream(self, histories: list[np.ndarray], online: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, float]:
-        q = online if online is not None else self._score(histories, None)
+        q = online if online is not None else self._score(histories, None, "")
         return q, q > self._threshold, float(q.mean()) if len(q) else 0.0
+
+    def metrics(self, log: "QueryLog", ctx: "RunContext") -> dict[str, float]:
+        from recsec.metrics import roc_auc
+
+        self._parts.pop("", None)
+        out = super().metrics(log, ctx)
+        att = [p for k, v in self._parts.items() if k.startswith("attacker:") for p in v]
+        ben = self._parts.get("", [])
+        if out and att and ben:
+            a, b = np.concatenate(att), np.concatenate(ben)
+            labels = np.r_[np.ones(len(a), bool), np.zeros(len(b), bool)]
+            out["auroc_query_recon"] = roc_auc(labels, np.r_[a[:, 0], b[:, 0]])
+            out["auroc_query_dev"] = roc_auc(labels, np.r_[a[:, 1], b[:, 1]])
+        return out
