@@ -7,11 +7,17 @@ then per attack and seed: ``BlackBoxAPI(victim, k=100, budget=...)`` and
 trained once (``--victim-seed``) and checkpointed under ``--work-dir``; the
 attack seeds vary the attack only. Results: one JSON line per run in ``--out``.
 
-Example (about 10 minutes per attack run on one busy CPU core)::
+The reduced Beauty setting reported for the extraction issue (one run = one
+attack and seed, 2-5 minutes on one busy CPU core; victims: SASRec 30 epochs,
+BERT4Rec 15 epochs, trained by the first call)::
 
-    nohup nice .venv/bin/python benchmarks/extraction_check.py --victim sasrec --victim-epochs 20 \\
-        --attacks dfme-random dfme-autoregressive fewshot-extraction --seeds 0 1 2 \\
-        --set n_sequences=500 --set epochs=15 --out /tmp/extraction-sasrec.jsonl &
+    OMP_WAIT_POLICY=PASSIVE nohup nice .venv/bin/python benchmarks/extraction_check.py \
+        --victim sasrec --victim-epochs 30 --attacks dfme-autoregressive --seeds 0 \
+        --set n_sequences=500 --set max_queries=25000 --set epochs=20 --set prefix_sample=0.2 \
+        --set patience=5 --set eval_users=5000 --out /tmp/recsec-extraction/grid-sasrec.jsonl &
+
+(``n_sequences=5000`` for ``fewshot-extraction``: its sequences follow the real
+lengths, so ``max_queries`` binds.)
 """
 
 from __future__ import annotations

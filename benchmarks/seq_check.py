@@ -67,6 +67,9 @@ def parse_value(text: str):
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/amazon-beauty/Beauty.txt.gz")
+    ap.add_argument("--dataset", metavar="NAME[k=v]", help="read a dataset plugin instead of --data (e.g. ml-1m), "
+                    "from --data-dir / $RECSEC_DATA_DIR, with its own preprocessing")
+    ap.add_argument("--data-dir", help="data directory for --dataset (default: $RECSEC_DATA_DIR)")
     ap.add_argument("--model", required=True, choices=("sasrec", "bert4rec", "narm", "gru4rec"))
     ap.add_argument("--epochs", type=int, default=200, help="maximum epochs (early stopping may end sooner)")
     ap.add_argument("--patience", type=int, default=20)
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     ap.add_argument("--out", type=Path, help="append the final JSON record to this file")
     ap.add_argument("--save", type=Path, help="write the trained checkpoint here")
+    ap.add_argument("--work-dir", type=Path, default=Path("/tmp/recsec-seq-check"),
+                    help="resumable training state (rerun the same command to resume a killed run)")
     args = ap.parse_args(argv)
 
     import torch
@@ -91,19 +96,28 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    raw = read_sequences(args.data)
-    data = one_pass_filter(raw)
+    if args.dataset:
+        from recsec.dataset import DataContext
+
+        dataset = load_registry().create("dataset", args.dataset)
+        data = dataset.load(DataContext.from_env(args.data_dir, allow_download=False))
+        counts = {"filtered": data.stats(), "source": {k: str(v) for k, v in data.source.items()}}
+        data_name = dataset.instance_name
+    else:
+        raw = read_sequences(args.data)
+        data = one_pass_filter(raw)
+        counts = {"raw": raw.stats(), "filtered": data.stats()}
+        data_name = args.data.name
     split = leave_one_out(data)
-    counts = {"raw": raw.stats(), "filtered": data.stats(), "train_events": len(split.train),
-              "eval_users": len(split.test)}
-    print(f"data {args.data.name}: {counts} ({time.perf_counter() - t0:.1f}s)", flush=True)
+    counts.update({"train_events": len(split.train), "eval_users": len(split.test)})
+    print(f"data {data_name}: {counts} ({time.perf_counter() - t0:.1f}s)", flush=True)
 
     params = {"max_epochs": args.epochs, "patience": args.patience}
     params.update({k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.set)})
     rec = load_registry().create("recommender", args.model, **params)
     device = resolve_device(args.device)
     start = time.strftime("%H:%M:%S")
-    ctx = RunContext(seed=args.seed, device=device, progress=sys.stderr.isatty(),
+    ctx = RunContext(seed=args.seed, device=device, progress=sys.stderr.isatty(), work_dir=args.work_dir,
                      log=lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}", flush=True))
     print(f"[{start}] training {rec.instance_name} on {device} ({torch.get_num_threads()} threads)", flush=True)
     t1 = time.perf_counter()
@@ -114,12 +128,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     t2 = time.perf_counter()
     sampled = evaluate_split(rec, split, "sampled", ks=(1, 5, 10, 20), seed=args.seed)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t3 = time.perf_counter()
     full = evaluate_split(rec, split, "full", ks=(1, 5, 10, 20), seed=args.seed)
     eval_s = time.perf_counter() - t2
+    timing = {"sampled_eval_s": t3 - t2, "full_eval_s": time.perf_counter() - t3,
+              "eval_rows": len(split.valid) + len(split.test)}
     top = rec.topk(Queries(split.test.histories, split.test.users), 10)
     record = {
-        "model": rec.instance_name, "seed": args.seed, "data": str(args.data.name), "counts": counts,
-        "device": str(device), "threads": torch.get_num_threads(), "fit_s": fit_s, "eval_s": eval_s, "train": stats,
+        "model": rec.instance_name, "seed": args.seed, "data": data_name, "counts": counts,
+        "device": str(device), "threads": torch.get_num_threads(), "fit_s": fit_s, "eval_s": eval_s, **timing, "train": stats,
         "test_sampled": sampled["test"], "test_full": full["test"],
         "valid_sampled": sampled["valid"], "valid_full": full["valid"],
         "diversity": list_diversity(top),

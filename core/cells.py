@@ -103,3 +103,30 @@ def expand(spec: "Spec") -> Iterator[Cell]:
     for cell in cells:
         order.setdefault(cell.victim_key, len(order))
     yield from sorted(cells, key=lambda cell: order[cell.victim_key])
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` (1 <= I <= N) -> (I, N); a clear error otherwise."""
+    from .errors import SpecError
+
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise SpecError(f"--shard: expected I/N such as 2/4, got {text!r}") from None
+    if not 1 <= i <= n:
+        raise SpecError(f"--shard: I must be between 1 and N, got {text!r}")
+    return i, n
+
+
+def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
+    """The cells of shard ``index`` of ``count`` (1-based): whole victim groups, dealt round-robin.
+
+    Workers started with ``--shard 1/N`` ... ``--shard N/N`` on one database
+    split the matrix without overlap, and no victim is trained twice (every
+    cell of a victim group lands on the same shard).
+    """
+    groups: dict[str, int] = {}
+    for cell in cells:
+        groups.setdefault(cell.victim_key, len(groups))
+    return [cell for cell in cells if groups[cell.victim_key] % count == index - 1]
+

@@ -36,12 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="recompute cells that are already stored")
     run.add_argument("--artifacts", metavar="DIR", default="recsec-artifacts", help="where victim checkpoints are kept")
     run.add_argument("--no-download", action="store_true", help="never download datasets")
+    run.add_argument("--shard", metavar="I/N", help="run only shard I of N (whole victim groups): start N workers "
+                     "on one database, e.g. one per GPU")
     prog = run.add_mutually_exclusive_group()
     prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="show progress bars")
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
 
     val = sub.add_parser("validate", help="check a spec and list its cells without running them")
     val.add_argument("spec", nargs="?")
+    val.add_argument("--shard", metavar="I/N", help="list only shard I of N")
 
     plug = sub.add_parser("plugins", help="list loaded plugins and their components")
     plug.add_argument("--json", action="store_true", help="machine-readable output")
@@ -147,7 +150,7 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .cells import expand
+    from .cells import expand, parse_shard, shard
     from .registry import default_registry
     from .spec import load_spec
 
@@ -157,6 +160,9 @@ def _run(args: argparse.Namespace) -> int:
     spec_path = Path(args.spec) if args.spec else default_spec_path()
     spec = load_spec(spec_path, reg)
     cells = list(expand(spec))
+    part = parse_shard(args.shard) if getattr(args, "shard", None) else None
+    if part is not None:
+        cells = shard(cells, *part)
     if args.command == "validate":
         for cell in cells:
             reason = cell.skip_reason()
@@ -178,6 +184,7 @@ def _run(args: argparse.Namespace) -> int:
         allow_download=not args.no_download,
         progress=progress,
         log=_logger(progress),
+        shard=part,
     )
     print(f"recsec: {spec.name}: {len(cells)} cells -> {storage.display_url}", file=sys.stderr)
     summary = Runner(spec, storage, opts).run()

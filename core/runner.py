@@ -19,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from .blackbox import EVALUATOR, BlackBoxAPI
-from .cells import Cell, expand
+from .cells import Cell, expand, shard
 from .context import AttackContext, RunContext
 from .dataset import DataContext
 from .metrics import list_diversity, ranking_metrics
@@ -43,6 +43,8 @@ class RunOptions:
     allow_download: bool = True
     progress: bool = False
     log: Callable[[str], None] = print
+    #: (I, N): run only shard I of N (whole victim groups, see ``cells.shard``); None = every cell
+    shard: tuple[int, int] | None = None
 
 
 @dataclass
@@ -116,6 +118,8 @@ class Runner:
             )
         summary = RunSummary(run_id)
         cells = list(expand(self.spec))
+        if self.opt.shard is not None:
+            cells = shard(cells, *self.opt.shard)
         bar = tqdm(cells, desc=self.spec.name, unit="cell", disable=not self.opt.progress, dynamic_ncols=True)
         status = "finished"
         try:

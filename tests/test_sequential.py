@@ -202,3 +202,32 @@ def test_weight_decay_groups():
     assert any(p is emb for p in decay["params"])
     n_norm = sum(p.numel() for m in net.modules() if isinstance(m, torch.nn.LayerNorm) for p in m.parameters())
     assert n_norm and all(p.dim() == 2 for p in decay["params"])
+
+
+def test_interrupted_training_resumes_to_the_same_model(split, registry, tmp_path):
+    def make():
+        return registry.create("recommender", "sasrec", max_epochs=4, patience=0, **TINY, n_blocks=1)
+
+    plain = make()
+    plain.fit(split, _ctx(5))
+
+    class Killed(Exception):
+        pass
+
+    def die_at_epoch_3(msg: str) -> None:
+        if "epoch 3:" in msg:
+            raise Killed
+
+    ctx = RunContext(seed=5, device=torch.device("cpu"), work_dir=tmp_path, log=die_at_epoch_3)
+    with pytest.raises(Killed):
+        make().fit(split, ctx)
+    assert len(list(tmp_path.glob("sasrec-training-*.pt"))) == 1  # state after epoch 2
+
+    logs: list[str] = []
+    resumed = make()
+    resumed.fit(split, RunContext(seed=5, device=torch.device("cpu"), work_dir=tmp_path, log=logs.append))
+    assert any("resuming after epoch 2" in m for m in logs)
+    assert [r["loss"] for r in resumed.train_history] == [r["loss"] for r in plain.train_history]
+    q = Queries(split.test.histories[:10])
+    assert torch.equal(plain.score(q), resumed.score(q))
+    assert not list(tmp_path.glob("sasrec-training-*.pt"))  # cleaned up

@@ -55,6 +55,8 @@ COMMON_PARAMS: dict[str, Param] = {
     "clip_norm": Param(5.0, "clip the global gradient norm to this (0 = off)"),
     "max_epochs": Param(200, "upper bound on training epochs"),
     "patience": Param(20, "stop after this many epochs without a better validation NDCG@10 (0 = never)"),
+    "time_limit_s": Param(0.0, "stop after the epoch that passes this many seconds of training + validation "
+                          "(0 = no limit); the best weights so far are kept"),
     "window_step": Param(0.5, "sliding-window step for long training sequences, as a fraction of max_len", low=0.1, high=1.0),
     "bucket_by_length": Param(True, "batch training windows of similar length together (shuffled buckets): much less padding"),
     "valid_mode": Param("sampled", "validation ranking for early stopping", choices=("sampled", "full")),

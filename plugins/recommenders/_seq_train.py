@@ -7,12 +7,19 @@ on CUDA, validation NDCG@10 after every epoch, early stopping with
 ``patience`` and restoration of the best weights. Every random source (weight
 init, dropout, batch order, negatives, cloze masks) derives from the
 RunContext's seed.
+
+When ``ctx.work_dir`` is set, the full training state (weights, optimizer,
+random generators, best weights so far) is written there after every epoch
+and a killed run resumes where it stopped, with the same result as an
+uninterrupted one; the file is removed when training ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -85,6 +92,31 @@ def _autocast(device: torch.device, enabled: bool) -> tuple[contextlib.AbstractC
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
+def _resume_path(rec: "SequentialRecommender", split: "Split", ctx: "RunContext") -> Path | None:
+    """Where the resumable training state lives: ``ctx.work_dir``, keyed by model, parameters, seed and data."""
+    if ctx.work_dir is None:
+        return None
+    ident = repr((rec.name, rec.version, sorted(rec.param_values.items()), ctx.seed, rec.n_items,
+                  len(split.train), int(split.train.items.sum()), len(split.valid)))
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
+    return Path(ctx.work_dir) / f"{rec.name}-training-{digest}.pt"
+
+
+def _rng_states(gens: list[torch.Generator]) -> dict[str, Any]:
+    out: dict[str, Any] = {"gens": [g.get_state() for g in gens], "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        out["cuda"] = torch.cuda.get_rng_state_all()
+    return out
+
+
+def _set_rng_states(gens: list[torch.Generator], states: dict[str, Any]) -> None:
+    for g, st in zip(gens, states["gens"]):
+        g.set_state(st)
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
 class _Validator:
     """Validation NDCG@10 / HR@10 with the negatives drawn once (stream "valid")."""
 
@@ -132,8 +164,24 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
     history: list[dict[str, float]] = []
     terms_seen, steps_seen = 0, 0
     train_s = valid_s = 0.0
-    epochs = tqdm(range(1, p.max_epochs + 1), desc=rec.name, disable=not ctx.progress, unit="epoch")
+    first, timed_out = 1, False
+    resume = _resume_path(rec, split, ctx)
+    if resume is not None and resume.exists():
+        st = torch.load(resume, map_location=device, weights_only=False)
+        net.load_state_dict(st["net"])
+        opt.load_state_dict(st["opt"])
+        if scaler is not None and st.get("scaler"):
+            scaler.load_state_dict(st["scaler"])
+        _set_rng_states([gen, order_gen], st["rng"])
+        best, best_epoch, best_state, bad = st["best"], st["best_epoch"], st["best_state"], st["bad"]
+        history, terms_seen, steps_seen = st["history"], st["terms_seen"], st["steps_seen"]
+        train_s, valid_s = st["train_s"], st["valid_s"]
+        first = len(history) + 1
+        ctx.log(f"{rec.name}: resuming after epoch {first - 1} from {resume}")
+    epochs = tqdm(range(first, p.max_epochs + 1), desc=rec.name, disable=not ctx.progress, unit="epoch")
     for epoch in epochs:
+        if validate is not None and p.patience > 0 and bad >= p.patience:
+            break  # a resumed run that had already stopped
         net.train()
         t0 = time.perf_counter()
         total, count = torch.zeros((), device=device), 0
@@ -186,9 +234,25 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
         val_txt = f", valid ndcg@10 {row['valid_ndcg@10']:.4f} hr@10 {row['valid_hr@10']:.4f}" if validate else ""
         ctx.log(f"{rec.name} epoch {epoch}: loss {mean_loss:.4f}{val_txt} ({t1 - t0:.1f}s train)")
         epochs.set_postfix(loss=f"{mean_loss:.4f}", val=f"{row.get('valid_ndcg@10', float('nan')):.4f}")
+        if resume is not None:
+            resume.parent.mkdir(parents=True, exist_ok=True)
+            tmp = resume.with_suffix(".tmp")
+            torch.save({"net": net.state_dict(), "opt": opt.state_dict(),
+                        "scaler": scaler.state_dict() if scaler is not None else None,
+                        "rng": _rng_states([gen, order_gen]), "best": best, "best_epoch": best_epoch,
+                        "best_state": best_state, "bad": bad, "history": history, "terms_seen": terms_seen,
+                        "steps_seen": steps_seen, "train_s": train_s, "valid_s": valid_s}, tmp)
+            tmp.replace(resume)
         if validate is not None and p.patience > 0 and bad >= p.patience:
             break
+        if p.time_limit_s > 0 and train_s + valid_s >= p.time_limit_s:
+            timed_out = True
+            ctx.log(f"{rec.name}: time limit of {p.time_limit_s:.0f}s reached after epoch {epoch}")
+            break
     epochs.close()
+    rec.train_history = history
+    if resume is not None:
+        resume.unlink(missing_ok=True)
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
@@ -202,4 +266,5 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
         "epoch_s": train_s / ran,
         "valid_s": valid_s / ran,
         "windows": float(n),
+        "time_limited": float(timed_out),
     }

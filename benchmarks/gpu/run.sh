@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# One GPU session's experiments in one command: everything runs concurrently on one CUDA
+# device and stops by a deadline, so the whole thing fits a short lease.
+#
+#   OUT=gpu-out DEADLINE_S=520 bash benchmarks/gpu/run.sh
+#
+# Needs: recsec importable (pip install . or PYTHONPATH), a CUDA device, and the data files
+# under $RECSEC_DATA_DIR (amazon-beauty/Beauty.txt.gz, ml-1m/ratings.dat or the partial
+# ratings_users1-2999.dat.gz). Jobs (results in $OUT, logs in $OUT/logs):
+#   issue 3: seq_check.py for SASRec, BERT4Rec, NARM on Beauty (sampled + full ranking) and on ML-1M
+#            (ML-1M reference configuration: max_len 200, dropout 0.1, mask prob 0.2, 40 predictions);
+#   issue 4: benchmarks/gpu/extraction-beauty.toml, 6 workers (--shard I/6) on $OUT/gpu.db;
+#   issue 5: benchmarks/gpu/defense-beauty.toml (6 workers) and detection-beauty.toml (3 workers).
+# Every job gets SIGINT at the deadline: a runner stores what it finished (the rest resumes
+# with the same command), seq_check's trainer has a time limit well inside it.
+# SMOKE=1 runs the same plumbing for seconds on CPU (tiny epochs, specs only validated).
+set -u
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-gpu-out}
+DEADLINE_S=${DEADLINE_S:-520}
+SEQ_LIMIT_S=${SEQ_LIMIT_S:-$((DEADLINE_S - 130))}
+ML1M_LIMIT_S=${ML1M_LIMIT_S:-$((DEADLINE_S - 220))}
+DEVICE=${DEVICE:-cuda}
+PY=${PY:-python3}
+mkdir -p "$OUT/logs" "$OUT/ckpt"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=PASSIVE PYTHONUNBUFFERED=1
+export RECSEC_CACHE_DIR=${RECSEC_CACHE_DIR:-/tmp/recsec-cache}
+start=$(date +%s)
+(nvidia-smi || true) >"$OUT/logs/nvidia-smi.txt" 2>&1
+$PY -c "import torch, recsec; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'recsec', recsec.__version__)" \
+    >"$OUT/logs/env.txt" 2>&1 || { cat "$OUT/logs/env.txt"; exit 1; }
+
+left() { echo $((DEADLINE_S - ($(date +%s) - start))); }
+job() {  # job NAME CMD...: run in the background, SIGINT at the deadline, log to $OUT/logs/NAME.log
+    local name=$1; shift
+    timeout -s INT -k 20 "$(left)" "$@" >"$OUT/logs/$name.log" 2>&1 &
+}
+
+epochs=1000; patience=30; seq_limit=$SEQ_LIMIT_S; ml_limit=$ML1M_LIMIT_S; solo_epochs=3
+if [ "${SMOKE:-0}" = 1 ]; then epochs=1; seq_limit=5; ml_limit=5; solo_epochs=1; fi
+beauty=(--data "$RECSEC_DATA_DIR/amazon-beauty/Beauty.txt.gz")
+
+# Solo timing first (nothing else on the device): SASRec on Beauty, a few epochs, then
+# sampled and full-ranking evaluation of every user: the GPU throughput figures.
+timeout -s INT 120 $PY benchmarks/seq_check.py "${beauty[@]}" --model sasrec --epochs $solo_epochs --patience 0 \
+    --device "$DEVICE" --out "$OUT/perf-solo.jsonl" --work-dir /tmp/recsec-solo >"$OUT/logs/perf-solo.log" 2>&1
+ml1m=(--dataset ml-1m --data-dir "$RECSEC_DATA_DIR")
+ml1m_common=(max_len=200 dropout=0.1)
+for m in sasrec bert4rec narm; do
+    job "beauty-$m" $PY benchmarks/seq_check.py "${beauty[@]}" --model $m --epochs $epochs --patience $patience \
+        --device "$DEVICE" --set time_limit_s=$seq_limit --out "$OUT/seq-beauty.jsonl" --save "$OUT/ckpt/beauty-$m.pt" \
+        --work-dir /tmp/recsec-seq
+    case $m in
+        sasrec) extra=(attn_dropout=0.1) ;;
+        bert4rec) extra=(attn_dropout=0.1 mask_prob=0.2 max_predictions=40) ;;
+        narm) extra=(ct_dropout=0.1) ;;
+    esac
+    job "ml1m-$m" $PY benchmarks/seq_check.py "${ml1m[@]}" --model $m --epochs $epochs --patience $patience \
+        --device "$DEVICE" --set "${ml1m_common[@]}" "${extra[@]}" time_limit_s=$ml_limit --out "$OUT/seq-ml1m.jsonl" \
+        --work-dir /tmp/recsec-seq
+done
+
+run_spec() {  # run_spec SPEC WORKERS
+    local spec=$1 n=$2 name
+    name=$(basename "$spec" .toml)
+    for i in $(seq 1 "$n"); do
+        if [ "${SMOKE:-0}" = 1 ]; then
+            job "$name-$i" $PY -m recsec.cli validate "$spec" --shard "$i/$n"
+        else
+            job "$name-$i" $PY -m recsec.cli run "$spec" --shard "$i/$n" --db "sqlite:///$OUT/gpu.db" \
+                --device "$DEVICE" --artifacts /tmp/recsec-artifacts --no-download --no-progress
+        fi
+    done
+}
+$PY -m recsec.cli db upgrade --db "sqlite:///$OUT/gpu.db" >"$OUT/logs/db.log" 2>&1
+run_spec benchmarks/gpu/extraction-beauty.toml 6
+run_spec benchmarks/gpu/defense-beauty.toml 6
+run_spec benchmarks/gpu/detection-beauty.toml 3
+
+# A heartbeat for the log: GPU load and jobs still running, every 15 s.
+while [ -n "$(jobs -rp)" ]; do
+    sleep 15
+    echo "[$(($(date +%s) - start))s] running: $(jobs -rp | wc -l); $(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null)"
+done
+wait
+echo "all jobs ended after $(($(date +%s) - start))s"
+grep -h "^RESULT" "$OUT"/logs/*.log || true
+grep -h "done, .* failed" "$OUT"/logs/*.log || true
