@@ -210,7 +210,9 @@ class Runner:
             seed=derive_seed(cell.seed, "victim"),
             device=self.device,
             progress=self.opt.progress,
-            work_dir=Path(self.opt.artifacts_dir),
+            # Resumable training state, one folder per victim: workers sharing the artifacts
+            # folder (--shard) never see each other's half-trained models.
+            work_dir=Path(self.opt.artifacts_dir) / "training" / cell.victim_key[:24],
             log=self.opt.log,
         )
         t = time.perf_counter()
@@ -251,7 +253,9 @@ class Runner:
             seed=derive_seed(cell.seed, "attack"),
             device=self.device,
             progress=self.opt.progress,
-            work_dir=Path(self.opt.artifacts_dir),
+            # Resumable training state, one folder per victim: workers sharing the artifacts
+            # folder (--shard) never see each other's half-trained models.
+            work_dir=Path(self.opt.artifacts_dir) / "training" / cell.victim_key[:24],
             log=self.opt.log,
             split=split,
             n_items=victim.n_items,

@@ -122,3 +122,31 @@ def test_tune_runs_an_optuna_study_per_cell_in_the_same_database(toy_registry, s
     assert c.metrics["attack.hit"] == pytest.approx(best)  # maximise: the attack declares hit as higher-is-better
     study = optuna.load_study(study_name=c.study_name, storage=storage.url)
     assert len(study.trials) == 4
+
+
+def test_shards_split_the_matrix_by_victim_without_overlap(toy_registry, storage, tmp_path):
+    import recsec_toy_plugin as toy
+
+    from recsec.cells import expand, parse_shard, shard
+    from recsec.errors import SpecError
+
+    spec = parse_spec(SPEC, toy_registry, "toy.toml")
+    cells = list(expand(spec))
+    parts = [shard(cells, i, 3) for i in (1, 2, 3)]
+    keys = [{c.config_hash for c in p} for p in parts]
+    assert sum(len(k) for k in keys) == len(cells) and set().union(*keys) == {c.config_hash for c in cells}
+    for p in parts:  # a victim group is never split across workers
+        for other in parts:
+            if other is not p:
+                assert not {c.victim_key for c in p} & {c.victim_key for c in other}
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("0/3", "4/3", "x", "1/"):
+        with pytest.raises(SpecError, match="--shard"):
+            parse_shard(bad)
+
+    # two workers on one database: together they store every cell, each victim trained once
+    first = _run(SPEC, toy_registry, storage, tmp_path, shard=(1, 2))
+    second = _run(SPEC, toy_registry, storage, tmp_path, shard=(2, 2))
+    assert first.counts["done"] == 4 and second.counts["done"] == 4
+    assert toy.CALLS["fit"] == 2
+    assert {c.status for c in _cells(storage).values()} == {"done"}

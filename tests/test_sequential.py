@@ -231,3 +231,56 @@ def test_interrupted_training_resumes_to_the_same_model(split, registry, tmp_pat
     q = Queries(split.test.histories[:10])
     assert torch.equal(plain.score(q), resumed.score(q))
     assert not list(tmp_path.glob("sasrec-training-*.pt"))  # cleaned up
+
+
+def test_time_limit_stops_training_and_keeps_the_best_weights(split, registry):
+    rec = registry.create("recommender", "sasrec", max_epochs=50, patience=0, time_limit_s=1e-9, **TINY, n_blocks=1)
+    stats = rec.fit(split, _ctx(0))
+    assert stats["epochs"] == 1 and stats["time_limited"] == 1.0  # the epoch that crossed the limit ends training
+    free = registry.create("recommender", "sasrec", max_epochs=2, patience=0, **TINY, n_blocks=1)
+    assert free.fit(split, _ctx(0))["time_limited"] == 0.0
+
+
+def test_checkpoint_parameter_loads_instead_of_training(split, registry, tmp_path):
+    trained = registry.create("recommender", "gru4rec", max_epochs=2, patience=0, **TINY)
+    trained.fit(split, _ctx(3))
+    path = tmp_path / "gru4rec.pt"
+    trained.save(path)
+    logs: list[str] = []
+    loaded = registry.create("recommender", "gru4rec", checkpoint=str(path), **TINY)
+    stats = loaded.fit(split, RunContext(seed=9, device=torch.device("cpu"), log=logs.append))
+    assert stats == {"epochs": 0.0, "from_checkpoint": 1.0} and loaded.train_history == []
+    assert any("not trained" in m for m in logs)
+    q = Queries(split.test.histories[:12])
+    assert torch.equal(trained.score(q), loaded.score(q))
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        registry.create("recommender", "gru4rec", checkpoint=str(tmp_path / "missing.pt")).fit(split, _ctx(0))
+    wrong = leave_one_out(Interactions(np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1, 2, 2, 1, 0]), 2, 3,
+                                       timestamps=np.arange(6)))
+    with pytest.raises(ValueError, match="scores 40 items, the data has 3"):
+        registry.create("recommender", "gru4rec", checkpoint=str(path)).fit(wrong, _ctx(0))
+
+
+def test_resume_state_is_never_shared_between_different_nets(split, registry, tmp_path):
+    """A GRO-wrapped net trains the same recommender with the same seed: its state file must differ."""
+    from recsec.plugins.recommenders._seq_train import _resume_path
+
+    rec = registry.create("recommender", "sasrec", **TINY, n_blocks=1)
+    rec.n_items = split.train.n_items
+    ctx = RunContext(seed=1, device=torch.device("cpu"), work_dir=tmp_path)
+    rec.net = torch.nn.Linear(1, 1)
+    a = _resume_path(rec, split, ctx)
+    rec.net = torch.nn.Bilinear(1, 1, 1)
+    b = _resume_path(rec, split, ctx)
+    assert a is not None and b is not None and a != b and a.parent == b.parent == tmp_path
+
+
+def test_narm_reference_attention_learns(split, registry):
+    rec = registry.create("recommender", "narm", attention="softmax", max_epochs=6, patience=0, **TINY)
+    rec.fit(split, _ctx(2))
+    losses = [r["loss"] for r in rec.train_history]
+    assert losses[-1] < 0.8 * losses[0]
+    with pytest.raises(ValueError, match="attention"):
+        from recsec.plugins.recommenders._seq_rnn import NARMNet
+
+        NARMNet(5, 8, 8, 4, 0.0, 0.0, attention="other")

@@ -31,6 +31,7 @@ no-decay list names only biases and LayerNorm parameters.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from recsec.params import Param
@@ -60,6 +61,9 @@ COMMON_PARAMS: dict[str, Param] = {
     "window_step": Param(0.5, "sliding-window step for long training sequences, as a fraction of max_len", low=0.1, high=1.0),
     "bucket_by_length": Param(True, "batch training windows of similar length together (shuffled buckets): much less padding"),
     "valid_mode": Param("sampled", "validation ranking for early stopping", choices=("sampled", "full")),
+    "checkpoint": Param("", "start from these weights (a file written by save(), e.g. seq_check.py --save) "
+                        "instead of training: a victim trained once, elsewhere, serves a spec; relative to the "
+                        "working directory. The path, not the file's content, is part of the cache key"),
     "amp": Param(False, "mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); no effect on CPU"),
 }
 
@@ -103,9 +107,22 @@ class SequentialRecommender(Recommender):
 
         self.n_items = int(split.train.n_items)
         self.device = ctx.device if ctx.device is not None else torch.device("cpu")
+        if self.p.checkpoint:
+            return self._fit_from_checkpoint(Path(self.p.checkpoint).expanduser(), ctx)
         torch.manual_seed(ctx.seed_for(self.name, "init") % (2**63))
         self.net = self._build_net(self.n_items, self.param_values).to(self.device)
         return train_sequential(self, split, ctx)
+
+    def _fit_from_checkpoint(self, path: Path, ctx: "RunContext") -> dict[str, float]:
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.name}: checkpoint={str(path)!r} does not exist")
+        n_items = self.n_items
+        self.load(path)
+        self.to(self.device)
+        if self.n_items != n_items:
+            raise ValueError(f"{self.name}: checkpoint {path} scores {self.n_items} items, the data has {n_items}")
+        ctx.log(f"{self.name}: weights loaded from {path}, not trained")
+        return {"epochs": 0.0, "from_checkpoint": 1.0}
 
     # -- serving ---------------------------------------------------------------------------------
     def score(self, queries: Queries) -> "torch.Tensor":

@@ -47,10 +47,16 @@ class NARMNet(SeqNet):
     (the paper's unnormalised weights); score_i = e_i^T B [c_g; c_l] with the
     item embeddings e_i (bilinear decoder, B: 2H -> D). Dropout on the
     embeddings (``dropout``) and on [c_g; c_l] (``ct_dropout``).
+    ``attention="softmax"``: alpha_t. = softmax_j(v . hardsigmoid(A1 h_t + A2 h_j))
+    over j <= t instead, as the DFME reference implementation computes it.
     """
 
-    def __init__(self, n_items: int, hidden: int, rnn_hidden: int, max_len: int, dropout: float, ct_dropout: float) -> None:
+    def __init__(self, n_items: int, hidden: int, rnn_hidden: int, max_len: int, dropout: float, ct_dropout: float,
+                 attention: str = "paper") -> None:
         super().__init__()
+        if attention not in ("paper", "softmax"):
+            raise ValueError(f"attention must be 'paper' or 'softmax', not {attention!r}")
+        self.attention = attention
         self.n_items, self.window, self.input_len = n_items, max_len + 1, max_len
         self.item_emb = nn.Embedding(n_items + 1, hidden, padding_idx=0)
         self.emb_drop = nn.Dropout(dropout)
@@ -67,9 +73,13 @@ class NARMNet(SeqNet):
         states, _ = self.gru(self.emb_drop(self.item_emb(inp)))  # (B, L, H)
         c_g = states[rows, cols]  # (P, H)
         keys = states[rows]  # (P, L, H)
-        e = self.v(torch.sigmoid(self.a_global(c_g)[:, None, :] + self.a_local(states)[rows])).squeeze(-1)  # (P, L)
-        upto = torch.arange(inp.size(1), device=inp.device)[None, :] <= cols[:, None]
-        c_l = ((e * upto)[..., None] * keys).sum(1)  # (P, H)
+        pre = self.a_global(c_g)[:, None, :] + self.a_local(states)[rows]  # (P, L, H)
+        upto = torch.arange(inp.size(1), device=inp.device)[None, :] <= cols[:, None]  # (P, L)
+        if self.attention == "softmax":
+            e = self.v(F.hardsigmoid(pre)).squeeze(-1).masked_fill(~upto, float("-inf")).softmax(-1)
+        else:
+            e = self.v(torch.sigmoid(pre)).squeeze(-1) * upto
+        c_l = (e[..., None] * keys).sum(1)  # (P, H)
         c = self.ct_drop(torch.cat([c_g, c_l], dim=-1))
         return self.decoder(c) @ self.item_emb.weight[1:].T
 

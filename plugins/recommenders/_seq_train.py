@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,8 +97,10 @@ def _resume_path(rec: "SequentialRecommender", split: "Split", ctx: "RunContext"
     """Where the resumable training state lives: ``ctx.work_dir``, keyed by model, parameters, seed and data."""
     if ctx.work_dir is None:
         return None
-    ident = repr((rec.name, rec.version, sorted(rec.param_values.items()), ctx.seed, rec.n_items,
-                  len(split.train), int(split.train.items.sum()), len(split.valid)))
+    # The net's class is part of the key: a GRO-wrapped net trains the same recommender with
+    # the same parameters and seed as the plain one, and must never resume from its state.
+    ident = repr((rec.name, rec.version, type(rec.net).__name__, sorted(rec.param_values.items()), ctx.seed,
+                  rec.n_items, len(split.train), int(split.train.items.sum()), len(split.valid)))
     digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
     return Path(ctx.work_dir) / f"{rec.name}-training-{digest}.pt"
 
@@ -167,7 +170,8 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
     first, timed_out = 1, False
     resume = _resume_path(rec, split, ctx)
     if resume is not None and resume.exists():
-        st = torch.load(resume, map_location=device, weights_only=False)
+        # On the CPU first: generator states must stay CPU byte tensors; load_state_dict copies to the device.
+        st = torch.load(resume, map_location="cpu", weights_only=False)
         net.load_state_dict(st["net"])
         opt.load_state_dict(st["opt"])
         if scaler is not None and st.get("scaler"):
@@ -236,7 +240,7 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
         epochs.set_postfix(loss=f"{mean_loss:.4f}", val=f"{row.get('valid_ndcg@10', float('nan')):.4f}")
         if resume is not None:
             resume.parent.mkdir(parents=True, exist_ok=True)
-            tmp = resume.with_suffix(".tmp")
+            tmp = resume.with_name(f"{resume.stem}.{os.getpid()}.tmp")  # never shared between processes
             torch.save({"net": net.state_dict(), "opt": opt.state_dict(),
                         "scaler": scaler.state_dict() if scaler is not None else None,
                         "rng": _rng_states([gen, order_gen]), "best": best, "best_epoch": best_epoch,

@@ -24,10 +24,12 @@ class NARM(SequentialRecommender):
         **COMMON_PARAMS,
         "rnn_hidden": Param(128, "GRU state size", low=16, high=1024, log=True),
         "ct_dropout": Param(0.2, "dropout on the [global; local] representation (ML 0.1, Steam/Beauty 0.2)", low=0.0, high=0.9),
+        "attention": Param("paper", "local attention weights: the paper's unnormalised sigmoid scores, or a softmax "
+                           "over hard-sigmoid scores as in the DFME reference code", choices=("paper", "softmax")),
     }
 
     def _build_net(self, n_items: int, config: dict[str, Any]):
         from ._seq_rnn import NARMNet
 
         return NARMNet(n_items, config["hidden"], config["rnn_hidden"], config["max_len"], config["dropout"],
-                       config["ct_dropout"])
+                       config["ct_dropout"], config.get("attention", "paper"))
