@@ -284,3 +284,21 @@ def test_narm_reference_attention_learns(split, registry):
         from recsec.plugins.recommenders._seq_rnn import NARMNet
 
         NARMNet(5, 8, 8, 4, 0.0, 0.0, attention="other")
+
+
+def test_a_time_limited_run_continues_when_rerun_with_a_larger_limit(split, registry, tmp_path):
+    def make(**kw):
+        return registry.create("recommender", "sasrec", patience=0, **TINY, n_blocks=1, **kw)
+
+    plain = make(max_epochs=3)
+    plain.fit(split, _ctx(4))
+    cut = make(max_epochs=3, time_limit_s=1e-9)
+    ctx = RunContext(seed=4, device=torch.device("cpu"), work_dir=tmp_path)
+    assert cut.fit(split, ctx)["epochs"] == 1
+    assert len(list(tmp_path.glob("sasrec-training-*.pt"))) == 1  # kept for a longer rerun
+    logs: list[str] = []
+    longer = make(max_epochs=3)
+    longer.fit(split, RunContext(seed=4, device=torch.device("cpu"), work_dir=tmp_path, log=logs.append))
+    assert any("resuming after epoch 1" in m for m in logs)
+    assert [r["loss"] for r in longer.train_history] == [r["loss"] for r in plain.train_history]
+    assert not list(tmp_path.glob("sasrec-training-*.pt"))

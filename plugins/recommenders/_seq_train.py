@@ -93,13 +93,20 @@ def _autocast(device: torch.device, enabled: bool) -> tuple[contextlib.AbstractC
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
+#: Parameters that only decide when training stops (left out of the resume key).
+_STOPPING_PARAMS = frozenset({"max_epochs", "patience", "time_limit_s", "checkpoint"})
+
+
 def _resume_path(rec: "SequentialRecommender", split: "Split", ctx: "RunContext") -> Path | None:
     """Where the resumable training state lives: ``ctx.work_dir``, keyed by model, parameters, seed and data."""
     if ctx.work_dir is None:
         return None
     # The net's class is part of the key: a GRO-wrapped net trains the same recommender with
     # the same parameters and seed as the plain one, and must never resume from its state.
-    ident = repr((rec.name, rec.version, type(rec.net).__name__, sorted(rec.param_values.items()), ctx.seed,
+    # Stopping rules are not part of the key: they decide where a trajectory ends, not what
+    # it is, so a run stopped by its time limit continues when rerun with a larger one.
+    shape = sorted((k, v) for k, v in rec.param_values.items() if k not in _STOPPING_PARAMS)
+    ident = repr((rec.name, rec.version, type(rec.net).__name__, shape, ctx.seed,
                   rec.n_items, len(split.train), int(split.train.items.sum()), len(split.valid)))
     digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
     return Path(ctx.work_dir) / f"{rec.name}-training-{digest}.pt"
@@ -255,8 +262,8 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
             break
     epochs.close()
     rec.train_history = history
-    if resume is not None:
-        resume.unlink(missing_ok=True)
+    if resume is not None and not timed_out:
+        resume.unlink(missing_ok=True)  # kept after a time limit: a larger limit continues from there
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
