@@ -280,10 +280,15 @@ def test_narm_reference_attention_learns(split, registry):
     rec.fit(split, _ctx(2))
     losses = [r["loss"] for r in rec.train_history]
     assert losses[-1] < 0.8 * losses[0]
-    with pytest.raises(ValueError, match="attention"):
-        from recsec.plugins.recommenders._seq_rnn import NARMNet
+    from recsec.plugins.recommenders._seq_rnn import NARMNet
 
+    with pytest.raises(ValueError, match="attention"):
         NARMNet(5, 8, 8, 4, 0.0, 0.0, attention="other")
+    with pytest.raises(ValueError, match="init"):
+        NARMNet(5, 8, 8, 4, 0.0, 0.0, init="other")
+    ref = NARMNet(5, 8, 8, 4, 0.0, 0.0, init="reference")
+    assert all(p.abs().max() <= 0.04 for p in ref.parameters())  # the GRU too, unlike torch's default init
+    assert NARMNet(5, 8, 8, 4, 0.0, 0.0).gru.weight_hh_l0.abs().max() > 0.04
 
 
 def test_a_time_limited_run_continues_when_rerun_with_a_larger_limit(split, registry, tmp_path):

@@ -48,14 +48,18 @@ class NARMNet(SeqNet):
     item embeddings e_i (bilinear decoder, B: 2H -> D). Dropout on the
     embeddings (``dropout``) and on [c_g; c_l] (``ct_dropout``).
     ``attention="softmax"``: alpha_t. = softmax_j(v . hardsigmoid(A1 h_t + A2 h_j))
-    over j <= t instead, as the DFME reference implementation computes it.
+    over j <= t instead, as the DFME reference implementation computes it;
+    ``init="reference"`` draws every parameter (the GRU's too) from a normal
+    with std 0.02 cut at two std, as that code does.
     """
 
     def __init__(self, n_items: int, hidden: int, rnn_hidden: int, max_len: int, dropout: float, ct_dropout: float,
-                 attention: str = "paper") -> None:
+                 attention: str = "paper", init: str = "default") -> None:
         super().__init__()
         if attention not in ("paper", "softmax"):
             raise ValueError(f"attention must be 'paper' or 'softmax', not {attention!r}")
+        if init not in ("default", "reference"):
+            raise ValueError(f"init must be 'default' or 'reference', not {init!r}")
         self.attention = attention
         self.n_items, self.window, self.input_len = n_items, max_len + 1, max_len
         self.item_emb = nn.Embedding(n_items + 1, hidden, padding_idx=0)
@@ -67,6 +71,10 @@ class NARMNet(SeqNet):
         self.ct_drop = nn.Dropout(ct_dropout)
         self.decoder = nn.Linear(2 * rnn_hidden, hidden, bias=False)  # B^T: [c_g; c_l] -> item space
         init_weights(self)
+        if init == "reference":  # the DFME code: every parameter, GRU included, N(0, 0.02) cut at 2 std
+            with torch.no_grad():
+                for p in self.parameters():
+                    nn.init.trunc_normal_(p, std=0.02, a=-0.04, b=0.04)
 
     def _logits(self, inp: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """Right-aligned inputs (B, L); the prefixes (rows[p], ending at cols[p]) -> logits (P, N)."""

@@ -26,10 +26,13 @@ class NARM(SequentialRecommender):
         "ct_dropout": Param(0.2, "dropout on the [global; local] representation (ML 0.1, Steam/Beauty 0.2)", low=0.0, high=0.9),
         "attention": Param("paper", "local attention weights: the paper's unnormalised sigmoid scores, or a softmax "
                            "over hard-sigmoid scores as in the DFME reference code", choices=("paper", "softmax")),
+        "init": Param("default", "weight init: recsec's (truncated normal on embeddings and linear layers, torch's "
+                      "GRU init) or the DFME reference code's (truncated normal, std 0.02, on every parameter)",
+                      choices=("default", "reference")),
     }
 
     def _build_net(self, n_items: int, config: dict[str, Any]):
         from ._seq_rnn import NARMNet
 
         return NARMNet(n_items, config["hidden"], config["rnn_hidden"], config["max_len"], config["dropout"],
-                       config["ct_dropout"], config.get("attention", "paper"))
+                       config["ct_dropout"], config.get("attention", "paper"), config.get("init", "default"))
