@@ -210,9 +210,7 @@ class Runner:
             seed=derive_seed(cell.seed, "victim"),
             device=self.device,
             progress=self.opt.progress,
-            # Resumable training state, one folder per victim: workers sharing the artifacts
-            # folder (--shard) never see each other's half-trained models.
-            work_dir=Path(self.opt.artifacts_dir) / "training" / cell.victim_key[:24],
+            work_dir=self._training_dir(cell),
             log=self.opt.log,
         )
         t = time.perf_counter()
@@ -253,9 +251,7 @@ class Runner:
             seed=derive_seed(cell.seed, "attack"),
             device=self.device,
             progress=self.opt.progress,
-            # Resumable training state, one folder per victim: workers sharing the artifacts
-            # folder (--shard) never see each other's half-trained models.
-            work_dir=Path(self.opt.artifacts_dir) / "training" / cell.victim_key[:24],
+            work_dir=self._training_dir(cell),
             log=self.opt.log,
             split=split,
             n_items=victim.n_items,
@@ -305,6 +301,11 @@ class Runner:
         return out
 
     # -- data ------------------------------------------------------------------------------------
+    def _training_dir(self, cell: Cell) -> Path:
+        """Resumable training state, one folder per victim: workers sharing the artifacts
+        folder (--shard) never see each other's half-trained models."""
+        return Path(self.opt.artifacts_dir) / "training" / cell.victim_key[:24]
+
     def _load_data(self, cell: Cell) -> "Interactions":
         name = cell.dataset.instance_name
         if name not in self._data:

@@ -233,7 +233,7 @@ def test_interrupted_training_resumes_to_the_same_model(split, registry, tmp_pat
     assert not list(tmp_path.glob("sasrec-training-*.pt"))  # cleaned up
 
 
-def test_time_limit_stops_training_and_keeps_the_best_weights(split, registry):
+def test_time_limit_stops_after_the_epoch_that_crosses_it(split, registry):
     rec = registry.create("recommender", "sasrec", max_epochs=50, patience=0, time_limit_s=1e-9, **TINY, n_blocks=1)
     stats = rec.fit(split, _ctx(0))
     assert stats["epochs"] == 1 and stats["time_limited"] == 1.0  # the epoch that crossed the limit ends training
@@ -275,6 +275,25 @@ def test_resume_state_is_never_shared_between_different_nets(split, registry, tm
     assert a is not None and b is not None and a != b and a.parent == b.parent == tmp_path
 
 
+def test_narm_softmax_attention_is_the_reference_formula():
+    """alpha_t. = softmax over j <= t of v . hardsigmoid(A1 h_t + A2 h_j); c_l = sum_j alpha_tj h_j."""
+    from recsec.plugins.recommenders._seq_rnn import NARMNet
+
+    torch.manual_seed(0)
+    net = NARMNet(6, 4, 5, 4, 0.0, 0.0, attention="softmax").eval()
+    inp = torch.tensor([[3, 1, 4, 0]])  # right-aligned: items at positions 0..2, padding after
+    t = 1
+    with torch.no_grad():
+        got = net._logits(inp, torch.tensor([0]), torch.tensor([t]))
+        h, _ = net.gru(net.item_emb(inp))
+        h = h[0]
+        w = torch.stack([net.v(torch.clamp((net.a_global(h[t]) + net.a_local(h[j])) / 6 + 0.5, 0, 1))[0]
+                         for j in range(t + 1)]).softmax(0)
+        c_l = (w[:, None] * h[: t + 1]).sum(0)
+        want = net.decoder(torch.cat([h[t], c_l])) @ net.item_emb.weight[1:].T
+    torch.testing.assert_close(got[0], want)
+
+
 def test_narm_reference_attention_learns(split, registry):
     rec = registry.create("recommender", "narm", attention="softmax", max_epochs=6, patience=0, **TINY)
     rec.fit(split, _ctx(2))
@@ -301,6 +320,8 @@ def test_a_time_limited_run_continues_when_rerun_with_a_larger_limit(split, regi
     ctx = RunContext(seed=4, device=torch.device("cpu"), work_dir=tmp_path)
     assert cut.fit(split, ctx)["epochs"] == 1
     assert len(list(tmp_path.glob("sasrec-training-*.pt"))) == 1  # kept for a longer rerun
+    again = make(max_epochs=3, time_limit_s=1e-9)  # the same limit again trains no further epoch
+    assert again.fit(split, ctx)["epochs"] == 1
     logs: list[str] = []
     longer = make(max_epochs=3)
     longer.fit(split, RunContext(seed=4, device=torch.device("cpu"), work_dir=tmp_path, log=logs.append))

@@ -94,7 +94,7 @@ def _autocast(device: torch.device, enabled: bool) -> tuple[contextlib.AbstractC
 
 
 #: Parameters that only decide when training stops (left out of the resume key).
-_STOPPING_PARAMS = frozenset({"max_epochs", "patience", "time_limit_s", "checkpoint"})
+_STOPPING_PARAMS = frozenset({"max_epochs", "patience", "time_limit_s"})
 
 
 def _resume_path(rec: "SequentialRecommender", split: "Split", ctx: "RunContext") -> Path | None:
@@ -191,8 +191,13 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
         ctx.log(f"{rec.name}: resuming after epoch {first - 1} from {resume}")
     epochs = tqdm(range(first, p.max_epochs + 1), desc=rec.name, disable=not ctx.progress, unit="epoch")
     for epoch in epochs:
+        # Checked before each epoch, so a resumed run that had already stopped trains no further.
         if validate is not None and p.patience > 0 and bad >= p.patience:
-            break  # a resumed run that had already stopped
+            break
+        if p.time_limit_s > 0 and train_s + valid_s >= p.time_limit_s:
+            timed_out = True
+            ctx.log(f"{rec.name}: time limit of {p.time_limit_s:.0f}s reached after epoch {epoch - 1}")
+            break
         net.train()
         t0 = time.perf_counter()
         total, count = torch.zeros((), device=device), 0
@@ -254,12 +259,6 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
                         "best_state": best_state, "bad": bad, "history": history, "terms_seen": terms_seen,
                         "steps_seen": steps_seen, "train_s": train_s, "valid_s": valid_s}, tmp)
             tmp.replace(resume)
-        if validate is not None and p.patience > 0 and bad >= p.patience:
-            break
-        if p.time_limit_s > 0 and train_s + valid_s >= p.time_limit_s:
-            timed_out = True
-            ctx.log(f"{rec.name}: time limit of {p.time_limit_s:.0f}s reached after epoch {epoch}")
-            break
     epochs.close()
     rec.train_history = history
     if resume is not None and not timed_out:
