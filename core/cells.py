@@ -52,6 +52,17 @@ class Cell:
     def config_hash(self) -> str:
         return stable_hash(self.config)
 
+    def _victim_identity(self, recommender: dict[str, Any]) -> str:
+        return stable_hash(
+            {
+                "dataset": self.dataset.identity(),
+                "recommender": recommender,
+                "split": self.attack.split_key(),
+                "training_defense": self.defense.identity() if self.defense.trains_victim else None,
+                "seed": self.seed,
+            }
+        )
+
     @property
     def victim_key(self) -> str:
         """Cells with the same victim key share one trained victim.
@@ -59,15 +70,13 @@ class Cell:
         The defense enters only when it changes training (``trains_victim``);
         the attack only through its data protocol (``split_key``).
         """
-        return stable_hash(
-            {
-                "dataset": self.dataset.identity(),
-                "recommender": self.recommender.identity(),
-                "split": self.attack.split_key(),
-                "training_defense": self.defense.identity() if self.defense.trains_victim else None,
-                "seed": self.seed,
-            }
-        )
+        return self._victim_identity(self.recommender.identity())
+
+    @property
+    def training_key(self) -> str:
+        """The victim key without the recommender's ``stopping_params``: names the folder of its
+        resumable training state, so raising ``max_epochs`` in a spec continues a stored run."""
+        return self._victim_identity(self.recommender.training_identity())
 
     @property
     def label(self) -> str:

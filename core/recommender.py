@@ -31,10 +31,22 @@ class Recommender(Component):
         family: ``"general"`` (user-id based, e.g. matrix factorisation) or
             ``"sequential"`` (scores from the item history alone). Attacks and
             defenses use it in ``skip()``.
+        stopping_params: parameters that only decide when training stops (an
+            epoch cap, patience, a time limit), not what a training step does.
+            They stay in the result's hash but not in the key of resumable
+            training state, so a run stopped by one of them continues when
+            rerun with a larger value instead of starting over.
     """
 
     kind: ClassVar[str] = "recommender"
     family: ClassVar[str] = "general"
+    stopping_params: ClassVar[frozenset[str]] = frozenset()
+
+    def training_identity(self) -> dict[str, Any]:
+        """``identity()`` without the ``stopping_params``: what fixes the training trajectory."""
+        ident = self.identity()
+        ident["params"] = {k: v for k, v in ident["params"].items() if k not in self.stopping_params}
+        return ident
 
     n_items: int = 0
     device: Any = None

@@ -101,8 +101,9 @@ def test_agreement_at_k_toy_lists():
 # -- scoring adapters ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("arch", ["sasrec", "bert4rec", "narm", "gru4rec"])
-def test_scorer_matches_score_last(arch):
+@pytest.mark.parametrize("arch,extra", [("sasrec", {}), ("bert4rec", {}), ("narm", {}), ("narm", {"attention": "paper"}),
+                                        ("gru4rec", {})])
+def test_scorer_matches_score_last(arch, extra):
     import importlib
 
     from recsec.plugins.attacks._extraction_scoring import scorer_for
@@ -110,7 +111,7 @@ def test_scorer_matches_score_last(arch):
     mod = importlib.import_module(f"recsec.plugins.recommenders.{arch}")
     cls = next(c for c in vars(mod).values() if isinstance(c, type) and getattr(c, "name", None) == arch)
     torch.manual_seed(0)
-    net = cls(max_len=8)._build_net(25, cls(max_len=8).param_values).eval()
+    net = cls(max_len=8, **extra)._build_net(25, cls(max_len=8, **extra).param_values).eval()
     sc = scorer_for(net)
     g = torch.Generator().manual_seed(1)
     tok = torch.randint(1, 26, (6, 8), generator=g)

@@ -150,3 +150,41 @@ def test_shards_split_the_matrix_by_victim_without_overlap(toy_registry, storage
     assert first.counts["done"] == 4 and second.counts["done"] == 4
     assert toy.CALLS["fit"] == 2
     assert {c.status for c in _cells(storage).values()} == {"done"}
+
+
+RAISED_LIMIT_SPEC = """
+datasets = ["synthetic[n_users=80,n_items=40,mean_events=10.0]"]
+recommenders = ["sasrec[hidden=16,max_len=8,n_blocks=1,patience=0,{stop}]"]
+defenses = ["none", "gro[k=10]"]
+
+[benchmark]
+name = "raised-limit"
+seeds = [0]
+
+[[attacks]]
+name = "dfme-random"
+params = {{ n_sequences = 6, seq_len = 4, gen_batch = 6, epochs = 1, eval_users = 10 }}
+"""
+
+
+def test_a_raised_epoch_or_time_limit_continues_the_stored_training(storage, tmp_path):
+    """Stopping rules stay in the result's hash but not in the training folder's key (``stopping_params``)."""
+    from recsec.cells import expand
+    from recsec.registry import default_registry
+
+    reg = default_registry()
+    short = parse_spec(RAISED_LIMIT_SPEC.format(stop="max_epochs=3,time_limit_s=1e-9"), reg, "a.toml")
+    longer = parse_spec(RAISED_LIMIT_SPEC.format(stop="max_epochs=3"), reg, "b.toml")
+    a, b = list(expand(short)), list(expand(longer))
+    assert [c.victim_key for c in a] != [c.victim_key for c in b]
+    assert [c.training_key for c in a] == [c.training_key for c in b]
+    assert a[0].training_key != a[1].training_key  # a GRO victim never shares a plain victim's folder
+
+    logs: list[str] = []
+    for spec in (short, longer):
+        opts = RunOptions(device="cpu", artifacts_dir=tmp_path / "artifacts", log=logs.append)
+        assert Runner(spec, storage, opts).run().counts["failed"] == 0
+    assert sum("resuming after epoch 1" in m for m in logs) == 2  # the plain and the GRO victim
+    with storage.transaction() as s:
+        epochs = sorted(c.metrics["victim.epochs"] for c in repo.list_cells(s))
+    assert epochs == [1.0, 1.0, 3.0, 3.0]

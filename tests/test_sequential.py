@@ -328,3 +328,49 @@ def test_a_time_limited_run_continues_when_rerun_with_a_larger_limit(split, regi
     assert any("resuming after epoch 1" in m for m in logs)
     assert [r["loss"] for r in longer.train_history] == [r["loss"] for r in plain.train_history]
     assert not list(tmp_path.glob("sasrec-training-*.pt"))
+
+
+def test_every_prefix_windows_are_the_reference_examples():
+    from recsec.plugins.recommenders._seq_core import build_windows
+
+    tw = build_windows([np.arange(5), np.arange(1), np.arange(3)], width=3, step=99, every_prefix=True)
+    # one window per (history, next item): prefixes of 2..n items, at most `width` of them, ids + 1
+    assert tw.users.tolist() == [0, 0, 0, 0, 2, 2]
+    assert tw.tokens.tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [0, 1, 2], [1, 2, 3]]
+
+
+@pytest.mark.parametrize("net_name", ["narm", "gru4rec"])
+def test_prefix_examples_give_the_per_position_losses_of_a_window(net_name):
+    """examples="prefixes": the loss of the window ending at item t is the windows-mode loss at position t."""
+    import torch.nn.functional as F
+
+    from recsec.plugins.recommenders._seq_core import build_windows
+    from recsec.plugins.recommenders._seq_rnn import GRU4RecNet, NARMNet, _prefix_targets
+
+    def make(examples):
+        torch.manual_seed(3)
+        if net_name == "narm":
+            return NARMNet(9, 8, 6, 5, 0.0, 0.0, attention="softmax", examples=examples).eval()
+        return GRU4RecNet(9, 8, 6, 5, 0.0, examples=examples).eval()
+
+    whole, per_prefix = make("windows"), make("prefixes")
+    assert per_prefix.prefix_examples and not whole.prefix_examples
+    seq = np.array([4, 1, 7, 7, 2, 0])
+    win = torch.as_tensor(build_windows([seq], whole.window, 3).tokens)
+    pre = torch.as_tensor(build_windows([seq], per_prefix.window, 3, every_prefix=True).tokens)
+    with torch.no_grad():
+        inp, rows, cols, tgt = _prefix_targets(win)
+        want = F.cross_entropy(whole._logits(inp, rows, cols), tgt - 1, reduction="none")
+        inp, rows, cols, tgt = _prefix_targets(pre, last_only=True)
+        assert rows.tolist() == list(range(len(pre)))  # one loss term per prefix window
+        got = F.cross_entropy(per_prefix._logits(inp, rows, cols), tgt - 1, reduction="none")
+    torch.testing.assert_close(got, want)
+    with pytest.raises(ValueError, match="examples"):
+        NARMNet(5, 8, 8, 4, 0.0, 0.0, examples="other")
+
+
+def test_narm_prefix_examples_learn(split, registry):
+    rec = registry.create("recommender", "narm", examples="prefixes", max_epochs=3, patience=0, **TINY)
+    rec.fit(split, _ctx(5))
+    losses = [r["loss"] for r in rec.train_history]
+    assert losses[-1] < 0.8 * losses[0]

@@ -147,10 +147,10 @@ class NARMScorer(_RecurrentScorer):
         states, _ = net.gru(net.emb_drop(net.item_emb(aligned)))  # (B, L, H)
         q = net.a_global(states)  # (B, L, H) query of the prefix ending at t
         k = net.a_local(states)  # (B, L, H)
-        e = net.v(torch.sigmoid(q[:, :, None, :] + k[:, None, :, :])).squeeze(-1)  # (B, L_t, L_j)
         L = aligned.size(1)
         upto = torch.ones(L, L, dtype=torch.bool, device=aligned.device).tril()
-        c_l = (e * upto) @ states  # (B, L, H)
+        e = net.attention_weights(q[:, :, None, :] + k[:, None, :, :], upto)  # (B, L_t, L_j)
+        c_l = e @ states  # (B, L, H)
         return net.decoder(net.ct_drop(torch.cat([states, c_l], dim=-1)))
 
 

@@ -31,7 +31,8 @@ class TrainWindows:
         return len(self.users)
 
 
-def build_windows(sequences: Sequence[np.ndarray], width: int, step: int, min_len: int = 2) -> TrainWindows:
+def build_windows(sequences: Sequence[np.ndarray], width: int, step: int, min_len: int = 2,
+                  every_prefix: bool = False) -> TrainWindows:
     """Cut each user's sequence into windows of at most ``width`` items.
 
     A sequence no longer than ``width`` is one window. A longer one gives the
@@ -39,6 +40,11 @@ def build_windows(sequences: Sequence[np.ndarray], width: int, step: int, min_le
     plus the window at its start, so every item is covered (the reference's
     sliding window of ``0.5 * max_len`` can drop the oldest items).
     Sequences shorter than ``min_len`` carry no target and are skipped.
+
+    ``every_prefix``: instead, one window per prefix of at least ``min_len``
+    items, ending at that prefix's last item (its target) and holding at most
+    ``width`` items: the training examples of the DFME reference's RNN loader,
+    where each (history, next item) pair is its own example (``step`` unused).
     """
     if width < 2 or step < 1:
         raise ValueError("width must be >= 2 and step >= 1")
@@ -47,6 +53,11 @@ def build_windows(sequences: Sequence[np.ndarray], width: int, step: int, min_le
     for u, seq in enumerate(sequences):
         n = len(seq)
         if n < min_len:
+            continue
+        if every_prefix:
+            for end in range(min_len, n + 1):
+                rows.append(np.asarray(seq[max(0, end - width) : end]))
+                users.append(u)
             continue
         if n <= width:
             starts = [0]
@@ -143,11 +154,16 @@ class SeqNet(nn.Module):
         window: width of a training window (``max_len + 1`` for next-item
             models: ``max_len`` inputs and their shifted targets).
         input_len: columns of the token matrix ``score_last`` takes (``max_len``).
+        prefix_examples: False: the trainer hands over sliding windows of each
+            sequence (``build_windows``) and the net computes a loss at every
+            position it wants. True: one window per prefix (``every_prefix``),
+            and the net computes its loss at the window's last item only.
     """
 
     n_items: int
     window: int
     input_len: int
+    prefix_examples: bool = False
 
     def training_loss(
         self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools

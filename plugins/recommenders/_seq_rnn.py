@@ -8,7 +8,11 @@ Inputs arrive left-padded; they are right-aligned first so that the GRU reads
 items from the first column on and padding never enters its state. One pass
 over a window yields the state after every prefix, so "every prefix is a
 training example" costs one GRU pass per window, and the loss is computed
-only at the P positions that have a next item.
+only at the P positions that have a next item. With ``examples="prefixes"``
+the trainer instead hands over one window per prefix (the DFME reference's
+RNN loader: each history is its own example, with its own dropout mask, and
+an epoch takes about nine times as many optimizer steps on Beauty), and the
+loss is computed at each window's last position only.
 
 Shapes: B batch, L length, D embedding size, H GRU size, N items, P prefixes.
 """
@@ -22,12 +26,16 @@ from torch import nn
 from ._seq_core import SeqNet, TrainTools, init_weights, right_align
 
 
-def _prefix_targets(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Windows (B, W) left-padded -> (inputs (B, L) right-aligned, rows (P,), cols (P,), targets (P,))."""
+def _prefix_targets(tokens: torch.Tensor, last_only: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Windows (B, W) left-padded -> (inputs (B, L) right-aligned, rows (P,), cols (P,), targets (P,)).
+
+    Every position with a next item, or with ``last_only`` only the one whose next item is the window's last.
+    """
     aligned, n = right_align(tokens)
     L = max(int(n.max().item()) - 1, 1)
     inp, tgt = aligned[:, :L], aligned[:, 1 : L + 1]
-    has_next = (torch.arange(L, device=tokens.device)[None, :] < (n - 1)[:, None]) & (tgt > 0)
+    pos = torch.arange(L, device=tokens.device)[None, :]
+    has_next = ((pos == (n - 2)[:, None]) if last_only else (pos < (n - 1)[:, None])) & (tgt > 0)
     rows, cols = has_next.nonzero(as_tuple=True)
     return inp, rows, cols, tgt[rows, cols]
 
@@ -37,6 +45,13 @@ def _last_positions(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     aligned, n = right_align(tokens)
     L = max(int(n.max().item()), 1)
     return aligned[:, :L], (n - 1).clamp(min=0)
+
+
+def _prefix_mode(examples: str) -> bool:
+    """The ``examples`` parameter -> ``SeqNet.prefix_examples``."""
+    if examples not in ("windows", "prefixes"):
+        raise ValueError(f"examples must be 'windows' or 'prefixes', not {examples!r}")
+    return examples == "prefixes"
 
 
 class NARMNet(SeqNet):
@@ -54,8 +69,9 @@ class NARMNet(SeqNet):
     """
 
     def __init__(self, n_items: int, hidden: int, rnn_hidden: int, max_len: int, dropout: float, ct_dropout: float,
-                 attention: str = "paper", init: str = "default") -> None:
+                 attention: str = "paper", init: str = "default", examples: str = "windows") -> None:
         super().__init__()
+        self.prefix_examples = _prefix_mode(examples)
         if attention not in ("paper", "softmax"):
             raise ValueError(f"attention must be 'paper' or 'softmax', not {attention!r}")
         if init not in ("default", "reference"):
@@ -83,16 +99,20 @@ class NARMNet(SeqNet):
         keys = states[rows]  # (P, L, H)
         pre = self.a_global(c_g)[:, None, :] + self.a_local(states)[rows]  # (P, L, H)
         upto = torch.arange(inp.size(1), device=inp.device)[None, :] <= cols[:, None]  # (P, L)
-        if self.attention == "softmax":
-            e = self.v(F.hardsigmoid(pre)).squeeze(-1).masked_fill(~upto, float("-inf")).softmax(-1)
-        else:
-            e = self.v(torch.sigmoid(pre)).squeeze(-1) * upto
-        c_l = (e[..., None] * keys).sum(1)  # (P, H)
+        c_l = (self.attention_weights(pre, upto)[..., None] * keys).sum(1)  # (P, H)
         c = self.ct_drop(torch.cat([c_g, c_l], dim=-1))
         return self.decoder(c) @ self.item_emb.weight[1:].T
 
+    def attention_weights(self, pre: torch.Tensor, upto: torch.Tensor) -> torch.Tensor:
+        """Local attention weights alpha (..., L) from pre = A1 h_t + A2 h_j (..., L, H); ``upto``
+        bool (..., L) marks the positions j <= t. One definition for training, serving and the
+        extraction scorers."""
+        if self.attention == "softmax":
+            return self.v(F.hardsigmoid(pre)).squeeze(-1).masked_fill(~upto, float("-inf")).softmax(-1)
+        return self.v(torch.sigmoid(pre)).squeeze(-1) * upto
+
     def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> tuple[torch.Tensor, int] | None:
-        inp, rows, cols, tgt = _prefix_targets(tokens)
+        inp, rows, cols, tgt = _prefix_targets(tokens, self.prefix_examples)
         if len(rows) == 0:
             return None
         return F.cross_entropy(self._logits(inp, rows, cols).float(), tgt - 1, reduction="sum"), len(rows)
@@ -114,8 +134,10 @@ class GRU4RecNet(SeqNet):
     embeddings and on the GRU output.
     """
 
-    def __init__(self, n_items: int, hidden: int, rnn_hidden: int, max_len: int, dropout: float) -> None:
+    def __init__(self, n_items: int, hidden: int, rnn_hidden: int, max_len: int, dropout: float,
+                 examples: str = "windows") -> None:
         super().__init__()
+        self.prefix_examples = _prefix_mode(examples)
         self.n_items, self.window, self.input_len = n_items, max_len + 1, max_len
         self.item_emb = nn.Embedding(n_items + 1, hidden, padding_idx=0)
         self.drop = nn.Dropout(dropout)
@@ -128,7 +150,7 @@ class GRU4RecNet(SeqNet):
         return self.out(self.drop(states[rows, cols]))  # (P, N)
 
     def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> tuple[torch.Tensor, int] | None:
-        inp, rows, cols, tgt = _prefix_targets(tokens)
+        inp, rows, cols, tgt = _prefix_targets(tokens, self.prefix_examples)
         if len(rows) == 0:
             return None
         return F.cross_entropy(self._logits(inp, rows, cols).float(), tgt - 1, reduction="sum"), len(rows)

@@ -93,10 +93,6 @@ def _autocast(device: torch.device, enabled: bool) -> tuple[contextlib.AbstractC
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
-#: Parameters that only decide when training stops (left out of the resume key).
-_STOPPING_PARAMS = frozenset({"max_epochs", "patience", "time_limit_s"})
-
-
 def _resume_path(rec: "SequentialRecommender", split: "Split", ctx: "RunContext") -> Path | None:
     """Where the resumable training state lives: ``ctx.work_dir``, keyed by model, parameters, seed and data."""
     if ctx.work_dir is None:
@@ -105,7 +101,7 @@ def _resume_path(rec: "SequentialRecommender", split: "Split", ctx: "RunContext"
     # the same parameters and seed as the plain one, and must never resume from its state.
     # Stopping rules are not part of the key: they decide where a trajectory ends, not what
     # it is, so a run stopped by its time limit continues when rerun with a larger one.
-    shape = sorted((k, v) for k, v in rec.param_values.items() if k not in _STOPPING_PARAMS)
+    shape = sorted((k, v) for k, v in rec.param_values.items() if k not in rec.stopping_params)
     ident = repr((rec.name, rec.version, type(rec.net).__name__, shape, ctx.seed,
                   rec.n_items, len(split.train), int(split.train.items.sum()), len(split.valid)))
     digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
@@ -149,7 +145,7 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
     p, net, device = rec.p, rec.net, rec.device
     assert isinstance(net, SeqNet)
     step = max(1, int(round(p.window_step * p.max_len)))
-    tw = build_windows(split.train.sequences(), net.window, step)
+    tw = build_windows(split.train.sequences(), net.window, step, every_prefix=net.prefix_examples)
     if len(tw) == 0:
         raise ValueError(f"{rec.name}: no training sequence has two or more items")
     windows = torch.as_tensor(tw.tokens, device=device)

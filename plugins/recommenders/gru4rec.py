@@ -6,7 +6,7 @@ from typing import Any
 
 from recsec.params import Param
 
-from ._seq_base import COMMON_PARAMS, SequentialRecommender
+from ._seq_base import COMMON_PARAMS, RNN_PARAMS, SequentialRecommender
 
 
 class GRU4Rec(SequentialRecommender):
@@ -21,10 +21,11 @@ class GRU4Rec(SequentialRecommender):
     version = "1"
     params: dict[str, Param] = {
         **COMMON_PARAMS,
-        "rnn_hidden": Param(128, "GRU state size", low=16, high=1024, log=True),
+        **RNN_PARAMS,
     }
 
     def _build_net(self, n_items: int, config: dict[str, Any]):
         from ._seq_rnn import GRU4RecNet
 
-        return GRU4RecNet(n_items, config["hidden"], config["rnn_hidden"], config["max_len"], config["dropout"])
+        return GRU4RecNet(n_items, config["hidden"], config["rnn_hidden"], config["max_len"], config["dropout"],
+                          config.get("examples", "windows"))
