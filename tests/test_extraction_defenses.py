@@ -88,7 +88,8 @@ def test_rows_with_zero_gradient_are_masked():
     only[0] = True  # the masked rows alone: no loss
     assert float(swap_loss(t.gather(1, c), t.gather(1, lowest), only & valid)) == 0.0
     diff = torch.relu(t.gather(1, c) - t.gather(1, lowest))
-    torch.testing.assert_close(swap_loss(t.gather(1, c), t.gather(1, lowest), valid), diff[valid].mean())
+    # averaged over every row, a masked row counting 0 (the reference code's and the paper's scale of lambda)
+    torch.testing.assert_close(swap_loss(t.gather(1, c), t.gather(1, lowest), valid), diff[valid].sum() / diff.numel())
     # a student already outside every margin has g = 0 everywhere: nothing to swap
     x = torch.arange(5, 0, -1, dtype=torch.float32).repeat(3, 1).mul(10).requires_grad_(True)
     loss = student_loss(x, torch.full((3, 5), -100.0), torch.ones(3, 5, dtype=torch.bool))

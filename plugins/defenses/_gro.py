@@ -14,10 +14,14 @@ For one row r = (b, i) of the batch (a scored position b and a list slot i):
   j*_bi = argmax_j s_bj when g_bi > 0 and argmin_j s_bj when g_bi < 0; rows
   with g_bi = 0 (a pair already outside every margin) carry no signal and are
   masked. No B x k x N tensor is ever built.
-- L_swap = mean over unmasked rows of max(0, t[b, c_bi] - t[b, j*_bi]): the
-  target is pushed to score the item A' puts in slot i at least as high as
-  the item it ranks there now (the reference code's
-  ``max(0, (A - A') t)``).
+- L_swap = mean over all P x k rows of max(0, t[b, c_bi] - t[b, j*_bi]), a
+  masked row counting 0: the target is pushed to score the item A' puts in
+  slot i at least as high as the item it ranks there now (the reference
+  code's ``max(0, (A - A') t)``, averaged over every row as there, so lambda
+  has the paper's scale; averaging over the unmasked rows only, as recsec's
+  GRO version 1 did, multiplied the weight by 1 / (unmasked fraction), about
+  3.4 on Beauty; at lambda = 1 a BERT4Rec on MovieLens 100K stayed at
+  validation NDCG@10 0.10 after 43 epochs, against 0.37 without GRO).
 
 Shapes: P scored positions (masked cloze positions for BERT4Rec, real input
 positions for SASRec), k list length, N items.
@@ -46,7 +50,7 @@ def closed_form_swap(g: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, to
 
 
 def swap_loss(t_list: torch.Tensor, t_swap: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """mean over valid rows of max(0, t[c] - t[j*]); zero when no row is valid.
+    """mean over all rows of max(0, t[c] - t[j*]), rows that are not valid counting 0.
 
     Args:
         t_list: (P, k) the target's scores of its own list c (with gradient).
@@ -54,7 +58,7 @@ def swap_loss(t_list: torch.Tensor, t_swap: torch.Tensor, valid: torch.Tensor) -
         valid: bool (P, k) rows that carry a gradient signal.
     """
     diff = torch.relu(t_list - t_swap) * valid
-    return diff.sum() / valid.sum().clamp(min=1)
+    return diff.sum() / max(diff.numel(), 1)
 
 
 def student_loss(

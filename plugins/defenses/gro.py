@@ -27,7 +27,8 @@ class GRO(Defense):
     swap matrix of each list gives, in closed form, the item that would hurt
     the student most in each slot (argmax / argmin of the student's scores by
     the gradient's sign; rows with a zero gradient are masked), and the target
-    minimises L_T + ``lam`` * L_swap, L_swap = mean max(0, t[c] - t[j*]).
+    minimises L_T + ``lam`` * L_swap, L_swap = mean max(0, t[c] - t[j*]) over every
+    list slot (masked rows count 0).
     L_T is the target's own loss (BERT4Rec cloze cross-entropy, SASRec BCE).
     Published ``lam``: ML-1M 0.1 to 1, ML-20M 0.01 to 1, Steam 0.001 to 0.01,
     Beauty 0.001 (the default). Only BERT4Rec and SASRec victims (others are
@@ -42,7 +43,7 @@ class GRO(Defense):
     """
 
     name = "gro"
-    version = "1"
+    version = "2"  # 2: the swap loss averages over every row, masked ones counting 0 (the paper's scale)
     trains_victim = True
     params = {
         "lam": Param(0.001, help="weight of the swap loss (Beauty 0.001, ML-1M 0.1-1)", low=1e-4, high=1.0, log=True),
