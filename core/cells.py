@@ -132,10 +132,12 @@ def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
 
     Workers started with ``--shard 1/N`` ... ``--shard N/N`` on one database
     split the matrix without overlap, and no victim is trained twice (every
-    cell of a victim group lands on the same shard).
+    cell of a victim group lands on the same shard). Groups are formed by
+    ``training_key``: victims that differ only in a stopping rule share one
+    training folder, so they go to the same worker, never to two at once.
     """
     groups: dict[str, int] = {}
     for cell in cells:
-        groups.setdefault(cell.victim_key, len(groups))
-    return [cell for cell in cells if groups[cell.victim_key] % count == index - 1]
+        groups.setdefault(cell.training_key, len(groups))
+    return [cell for cell in cells if groups[cell.training_key] % count == index - 1]
 

@@ -303,8 +303,9 @@ class Runner:
     # -- data ------------------------------------------------------------------------------------
     def _training_dir(self, cell: Cell) -> Path:
         """Resumable training state, one folder per victim trajectory (``Cell.training_key``):
-        workers sharing the artifacts folder (--shard) never see each other's half-trained
-        models, and a victim whose epoch or time limit was raised continues from its state."""
+        workers sharing the artifacts folder (--shard deals out whole training keys) never see
+        each other's half-trained models, and a victim whose epoch or time limit was raised
+        continues from its state."""
         return Path(self.opt.artifacts_dir) / "training" / cell.training_key[:24]
 
     def _load_data(self, cell: Cell) -> "Interactions":

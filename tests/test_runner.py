@@ -179,6 +179,12 @@ def test_a_raised_epoch_or_time_limit_continues_the_stored_training(storage, tmp
     assert [c.victim_key for c in a] != [c.victim_key for c in b]
     assert [c.training_key for c in a] == [c.training_key for c in b]
     assert a[0].training_key != a[1].training_key  # a GRO victim never shares a plain victim's folder
+    from recsec.cells import shard
+
+    both = a + b  # victims sharing a training folder always go to the same worker
+    for i in (1, 2):
+        part = shard(both, i, 2)
+        assert {c.victim_key for c in part} == {c.victim_key for c in both if c.training_key in {p.training_key for p in part}}
 
     logs: list[str] = []
     for spec in (short, longer):
