@@ -374,3 +374,12 @@ def test_narm_prefix_examples_learn(split, registry):
     rec.fit(split, _ctx(5))
     losses = [r["loss"] for r in rec.train_history]
     assert losses[-1] < 0.8 * losses[0]
+
+
+@pytest.mark.parametrize("name", ["sasrec", "bert4rec", "narm", "gru4rec"])
+def test_sequential_recommenders_pass_the_conformance_kit(registry, name):
+    from recsec.testing import check_recommender
+
+    cls = type(registry.create("recommender", name))
+    assert cls.stopping_params == {"max_epochs", "patience", "time_limit_s"}
+    check_recommender(cls, max_epochs=2, patience=0, **TINY)

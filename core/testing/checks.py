@@ -101,6 +101,8 @@ def check_dataset(cls: type[Dataset], ctx: DataContext | None = None, **params: 
 def check_recommender(cls: type[Recommender], data: Interactions | None = None, **params: Any) -> Recommender:
     """fit/score/topk/state behave as the contract says."""
     check_component_class(cls)
+    unknown = set(cls.stopping_params) - set(cls.params)
+    assert not unknown, f"stopping_params names undeclared parameters: {sorted(unknown)}"
     data = data or tiny_interactions()
     split = leave_one_out(data)
     ctx = tiny_context()
