@@ -169,7 +169,7 @@ params = {{ n_sequences = 6, seq_len = 4, gen_batch = 6, epochs = 1, eval_users 
 
 def test_a_raised_epoch_or_time_limit_continues_the_stored_training(storage, tmp_path):
     """Stopping rules stay in the result's hash but not in the training folder's key (``stopping_params``)."""
-    from recsec.cells import expand
+    from recsec.cells import expand, shard
     from recsec.registry import default_registry
 
     reg = default_registry()
@@ -179,12 +179,14 @@ def test_a_raised_epoch_or_time_limit_continues_the_stored_training(storage, tmp
     assert [c.victim_key for c in a] != [c.victim_key for c in b]
     assert [c.training_key for c in a] == [c.training_key for c in b]
     assert a[0].training_key != a[1].training_key  # a GRO victim never shares a plain victim's folder
-    from recsec.cells import shard
-
-    both = a + b  # victims sharing a training folder always go to the same worker
-    for i in (1, 2):
-        part = shard(both, i, 2)
-        assert {c.victim_key for c in part} == {c.victim_key for c in both if c.training_key in {p.training_key for p in part}}
+    # victims sharing a training folder always go to the same worker (dealt by victim key over
+    # three shards, the plain victims of `short` and `longer` would land on workers 1 and 3)
+    both = a + b
+    parts = [shard(both, i, 3) for i in (1, 2, 3)]
+    assert sum(len(p) for p in parts) == len(both)
+    for part in parts:
+        keys = {c.training_key for c in part}
+        assert all(c in part for c in both if c.training_key in keys)
 
     logs: list[str] = []
     for spec in (short, longer):

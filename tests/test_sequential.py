@@ -371,7 +371,9 @@ def test_prefix_examples_give_the_per_position_losses_of_a_window(net_name):
 
 def test_narm_prefix_examples_learn(split, registry):
     rec = registry.create("recommender", "narm", examples="prefixes", max_epochs=3, patience=0, **TINY)
-    rec.fit(split, _ctx(5))
+    stats = rec.fit(split, _ctx(5))
+    lengths = [len(s) for s in split.train.sequences()]
+    assert stats["windows"] == sum(n - 1 for n in lengths if n >= 2)  # the trainer built one window per prefix
     losses = [r["loss"] for r in rec.train_history]
     assert losses[-1] < 0.8 * losses[0]
 

@@ -101,7 +101,7 @@ def _resume_path(rec: "SequentialRecommender", split: "Split", ctx: "RunContext"
     # the same parameters and seed as the plain one, and must never resume from its state.
     # Stopping rules are not part of the key: they decide where a trajectory ends, not what
     # it is, so a run stopped by its time limit continues when rerun with a larger one.
-    shape = sorted((k, v) for k, v in rec.param_values.items() if k not in rec.stopping_params)
+    shape = sorted(rec.training_identity()["params"].items())
     ident = repr((rec.name, rec.version, type(rec.net).__name__, shape, ctx.seed,
                   rec.n_items, len(split.train), int(split.train.items.sum()), len(split.valid)))
     digest = hashlib.sha256(ident.encode()).hexdigest()[:16]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from recsec.params import Param
@@ -33,7 +34,7 @@ class NARM(SequentialRecommender):
     params: dict[str, Param] = {
         **COMMON_PARAMS,
         **RNN_PARAMS,
-        "examples": Param("prefixes", RNN_PARAMS["examples"].help, choices=("windows", "prefixes")),
+        "examples": replace(RNN_PARAMS["examples"], default="prefixes"),
         "ct_dropout": Param(0.2, "dropout on the [global; local] representation (ML 0.1, Steam/Beauty 0.2)", low=0.0, high=0.9),
         "attention": Param("softmax", "local attention weights: a softmax over hard-sigmoid scores as in the DFME "
                            "reference code, or the paper's unnormalised sigmoid scores", choices=("softmax", "paper")),
