@@ -96,6 +96,28 @@ def test_rows_with_zero_gradient_are_masked():
     assert float(loss.detach()) == 0.0 and not torch.autograd.grad(loss, x)[0].any()
 
 
+def test_first_item_zero_rows_follow_the_reference_codes_argmax():
+    # the reference code takes grad.max(-1) of the explicit swap-matrix gradient on every row:
+    # an all-zero row gives column 0; zero_rows="first_item" must pick the same column everywhere
+    t, s, c, neg, ok = _case(P=6, k=8, N=20, seed=3)
+    P, k, N = c.size(0), c.size(1), s.size(1)
+    A = torch.zeros(P, k, N)
+    A[torch.arange(P)[:, None], torch.arange(k)[None, :], c] = 1.0
+    A.requires_grad_(True)
+    x = torch.einsum("pkn,pn->pk", A, s)
+    dA = torch.autograd.grad(student_loss(x, s.gather(1, neg), ok), A)[0]
+    x2 = s.gather(1, c).clone().requires_grad_(True)
+    g = torch.autograd.grad(student_loss(x2, s.gather(1, neg), ok), x2)[0]  # (P, k) dL/d(A s)
+    g[1] = 0.0  # force whole zero rows as well as the natural ones
+    dA[1] = 0.0
+    j_star, valid = closed_form_swap(g, s, "first_item")
+    assert bool(valid.all())
+    assert torch.equal(j_star, dA.argmax(-1))
+    assert bool((j_star[1] == 0).all())
+    with pytest.raises(ValueError, match="zero_rows"):
+        closed_form_swap(g, s, "drop")
+
+
 # -- GRO: training ------------------------------------------------------------------------------------
 
 

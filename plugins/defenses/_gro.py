@@ -33,20 +33,29 @@ import torch
 
 from recsec.plugins.attacks._extraction_loss import ranking_loss, sample_negatives
 
+from .gro import ZERO_ROWS
 
-def closed_form_swap(g: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+
+def closed_form_swap(g: torch.Tensor, s: torch.Tensor, zero_rows: str = "mask") -> tuple[torch.Tensor, torch.Tensor]:
     """A' from the gradient g = dL_S/d(A s) and the student scores s.
 
     Args:
         g: (P, k) gradient of the student's loss w.r.t. its scores of the list.
         s: (P, N) the student's scores of every item (the ones L_S was computed with).
+        zero_rows: one of ``ZERO_ROWS``.
     Returns:
-        (j_star long (P, k): the column of A' in each row; valid bool (P, k): g != 0).
+        (j_star long (P, k): the column of A' in each row; valid bool (P, k): the rows that enter
+        L_swap, g != 0 under ``mask``, every row under ``first_item``).
     """
+    if zero_rows not in ZERO_ROWS:
+        raise ValueError(f"zero_rows must be one of {ZERO_ROWS}, not {zero_rows!r}")
     top = s.argmax(dim=1, keepdim=True)  # (P, 1)
     bottom = s.argmin(dim=1, keepdim=True)  # (P, 1)
-    j_star = torch.where(g > 0, top, bottom)  # (P, k), g == 0 rows get argmin but are masked
-    return j_star, g != 0
+    j_star = torch.where(g > 0, top, bottom)  # (P, k)
+    if zero_rows == "mask":
+        return j_star, g != 0
+    j_star = torch.where(g == 0, torch.zeros_like(j_star), j_star)
+    return j_star, torch.ones_like(g, dtype=torch.bool)
 
 
 def swap_loss(t_list: torch.Tensor, t_swap: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

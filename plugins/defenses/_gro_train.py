@@ -56,6 +56,7 @@ class GROConfig:
     margin_topk: float = 0.5
     margin_neg: float = 0.5
     max_positions: int = 0
+    zero_rows: str = "mask"
 
 
 def cloze_inputs(net: BERT4RecNet, tokens: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -140,7 +141,7 @@ class GROTrainingNet(SeqNet):
         g = x.grad.detach()  # (P, k) dL_S / d(A s)
         with torch.no_grad():
             s_full = self.s_scorer.full_scores(z_s.detach())  # (P, N), the scores L_S saw
-            j_star, valid = closed_form_swap(g, s_full)
+            j_star, valid = closed_form_swap(g, s_full, self.cfg.zero_rows)
         if self.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_([p for grp in self.student_opt.param_groups for p in grp["params"]], self.clip_norm)
         self.student_opt.step()

@@ -16,6 +16,11 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Recommenders GRO can train (their nets expose per-position scores over the catalogue).
 SUPPORTED = ("bert4rec", "sasrec")
 
+#: What a swap row with a zero gradient does: ``mask`` (recsec: it carries no signal, so it adds
+#: nothing to L_swap) or ``first_item`` (the reference code: ``grad.max(-1)`` of an all-zero
+#: row returns column 0, the first item id, so the row pushes that item above c_bi).
+ZERO_ROWS = ("mask", "first_item")
+
 
 class GRO(Defense):
     """GRO (Zhang, Yin, Chen, Long, "Defense Against Model Extraction Attacks on Recommender Systems", WSDM 2024).
@@ -52,6 +57,9 @@ class GRO(Defense):
         "margin_topk": Param(0.5, help="student loss: margin between consecutive list items (DFME)"),
         "margin_neg": Param(0.5, help="student loss: margin between list items and negatives (DFME)"),
         "max_positions": Param(0, help="at most this many positions per batch enter the swap step (0 = all)"),
+        "zero_rows": Param("mask", choices=ZERO_ROWS,
+                           help="rows whose gradient is zero: mask them (recsec) or, as the reference code's "
+                           "argmax does, swap in the first item id (first_item)"),
         "warm_epochs": Param(0, help="first train this many epochs without GRO, then GRO for max_epochs "
                              "(the reference's --use_pretrained, used for Beauty); 0 = GRO from scratch"),
     }
