@@ -180,6 +180,24 @@ def test_the_swap_loss_reaches_the_targets_gradient(split):
     assert not torch.allclose(grads[0], grads[1])
 
 
+def test_first_item_rows_add_to_the_swap_loss_and_are_still_counted_as_zero_gradient(split):
+    from recsec.plugins.recommenders._seq_core import build_windows
+
+    out = {}
+    for mode in ("mask", "first_item"):
+        rec = SASRec(**TINY)
+        rec.n_items = split.train.n_items
+        # margin_neg = 0: about half the negative pairs are inactive, so zero-gradient rows occur
+        wrapper = build_gro_net(rec, tiny_context(), GROConfig(k=10, lam=1.0, margin_neg=0.0, zero_rows=mode))
+        wrapper.eval()
+        tw = build_windows(split.train.sequences(), wrapper.window, 5)
+        wrapper.training_loss(torch.as_tensor(tw.tokens[:16]), torch.as_tensor(tw.users[:16]), _tools(split, rec.n_items, 2))
+        out[mode] = dict(wrapper.sums)
+    assert out["mask"]["masked_rows"] == out["first_item"]["masked_rows"] > 0
+    # the same rows as under "mask", plus the zero-gradient rows pushing item 0 up
+    assert out["first_item"]["swap_loss"] > out["mask"]["swap_loss"]
+
+
 def test_gro_trains_a_victim_that_checkpoints_as_the_plain_model(split, tmp_path):
     rec = BERT4Rec(**TINY)
     d = GRO(k=10, lam=0.1)

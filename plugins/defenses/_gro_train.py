@@ -127,8 +127,9 @@ class GROTrainingNet(SeqNet):
         return loss, len(z), inp, where, z
 
     # -- the student and the swap ---------------------------------------------------------------
-    def _student_step(self, inp: torch.Tensor, where: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
-        """Train the student one step on the target's lists c (P, k); returns (j*, valid, L_S)."""
+    def _student_step(self, inp: torch.Tensor, where: torch.Tensor,
+                      c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float, int]:
+        """Train the student one step on the target's lists c (P, k); returns (j*, valid, L_S, zero-gradient rows)."""
         student, cfg = self.student, self.cfg
         student.train()
         z_s = position_vectors(student, inp, where)  # (P, D)
@@ -145,7 +146,7 @@ class GROTrainingNet(SeqNet):
         if self.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_([p for grp in self.student_opt.param_groups for p in grp["params"]], self.clip_norm)
         self.student_opt.step()
-        return j_star, valid, float(ls.detach())
+        return j_star, valid, float(ls.detach()), int((g == 0).sum())
 
     def training_loss(self, tokens: torch.Tensor, users: torch.Tensor,
                       tools: TrainTools) -> tuple[torch.Tensor, int] | None:
@@ -166,7 +167,7 @@ class GROTrainingNet(SeqNet):
         with torch.no_grad():
             k = min(self.cfg.k, self.n_items)
             c = self.t_scorer.full_scores(z.detach()).topk(k, dim=1).indices  # (P, k)
-        j_star, valid, ls = self._student_step(inp, where, c)
+        j_star, valid, ls, zero_rows = self._student_step(inp, where, c)
         lswap = swap_loss(self.t_scorer.item_scores(z, c), self.t_scorer.item_scores(z, j_star), valid)
         if z.is_cuda:
             torch.cuda.synchronize()
@@ -175,7 +176,7 @@ class GROTrainingNet(SeqNet):
         s["target_loss"] += float(lt_sum.detach()) / n_terms
         s["student_loss"] += ls
         s["swap_loss"] += float(lswap.detach())
-        s["masked_rows"] += float((~valid).sum())
+        s["masked_rows"] += float(zero_rows)  # masked under zero_rows="mask", first item swapped in otherwise
         s["rows"] += float(valid.numel())
         s["steps"] += 1
         return lt_sum + n_terms * self.cfg.lam * lswap, n_terms

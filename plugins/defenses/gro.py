@@ -41,7 +41,7 @@ class GRO(Defense):
     ``gro_overhead_s`` (seconds spent on the student, the top-k and the swap
     loss: GRO's extra training time), mean ``gro_student_loss``,
     ``gro_swap_loss``, ``gro_target_loss`` and ``gro_masked_rows`` (fraction of
-    zero-gradient rows). ``warm_epochs`` > 0 first trains without GRO and
+    zero-gradient rows, masked or not). ``warm_epochs`` > 0 first trains without GRO and
     then continues with it (the reference code does so on Beauty). ``metrics`` repeats ``train_overhead_s`` and
     ``train_s`` when this process trained the victim (not when it was
     loaded from a checkpoint). Answers are not changed.
