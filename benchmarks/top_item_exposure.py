@@ -4,6 +4,8 @@ Written for GRO's zero-gradient rows (``gro[zero_rows=first_item]``, the referen
 behaviour, pushes the first item id up in every masked swap row): it reports, for each
 checkpoint, the share of test users' top-10 lists that hold item id 0 and that hold the
 victim's most frequent item, next to the number of distinct items over all top-10 lists.
+Lists are ranked over the whole catalogue, items the user has seen included (so the distinct
+count differs from the runner's ``utility.distinct_top10``).
 
     python benchmarks/top_item_exposure.py --data-dir ../shared/data \\
         --dataset "ml-100k[min_item_count=5,min_user_count=5]" \\

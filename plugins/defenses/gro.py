@@ -31,7 +31,9 @@ class GRO(Defense):
     with DFME's two-margin ranking loss L_S; the gradient of L_S w.r.t. the
     swap matrix of each list gives, in closed form, the item that would hurt
     the student most in each slot (argmax / argmin of the student's scores by
-    the gradient's sign; rows with a zero gradient are masked), and the target
+    the gradient's sign; rows with a zero gradient are masked, or with
+    ``zero_rows=first_item`` get the first item id as the reference code's argmax
+    gives them), and the target
     minimises L_T + ``lam`` * L_swap, L_swap = mean max(0, t[c] - t[j*]) over every
     list slot (masked rows count 0).
     L_T is the target's own loss (BERT4Rec cloze cross-entropy, SASRec BCE).
