@@ -4,8 +4,8 @@ Written for GRO's zero-gradient rows (``gro[zero_rows=first_item]``, the referen
 behaviour, pushes the first item id up in every masked swap row): it reports, for each
 checkpoint, the share of test users' top-10 lists that hold item id 0 and that hold the
 victim's most frequent item, next to the number of distinct items over all top-10 lists.
-Lists are ranked over the whole catalogue, items the user has seen included (so the distinct
-count differs from the runner's ``utility.distinct_top10``).
+The lists are the victim's own top 10 with the user's history excluded, as the runner's
+``utility.distinct_top10`` counts them (``Recommender.topk``, ``metrics.list_diversity``).
 
     python benchmarks/top_item_exposure.py --data-dir ../shared/data \\
         --dataset "ml-100k[min_item_count=5,min_user_count=5]" \\
@@ -20,22 +20,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
 from recsec.data import leave_one_out
 from recsec.dataset import DataContext
+from recsec.metrics import list_diversity
 from recsec.queries import Queries
 from recsec.registry import default_registry
-
-
-def top10_lists(model, histories: list[np.ndarray], batch: int = 256) -> np.ndarray:
-    """(users, 10) item ids, best first, scored from each test history (the user's seen items allowed)."""
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(histories), batch):
-            scores = model.score(Queries.of(histories[i : i + batch]))
-            out.append(scores.topk(10, dim=1).indices.cpu().numpy())
-    return np.concatenate(out)
 
 
 def main() -> None:
@@ -58,11 +48,12 @@ def main() -> None:
         label, path = spec.split("=", 1)
         model = reg.create("recommender", args.recommender)
         model.load(path)
-        lists = top10_lists(model, split.test.histories)
-        holds = np.array([np.isin(np.arange(split.train.n_items), row) for row in lists])  # (users, N)
-        share = holds.mean(0)
+        lists = model.topk(Queries(split.test.histories, split.test.users), 10)
+        # the items of one top-k list are distinct, so an item's count is the number of lists holding it
+        share = np.bincount(lists.ravel(), minlength=split.train.n_items) / len(lists)
         top = int(share.argmax())
-        print(f"| {label} | {share[0]:.3f} | {top} ({pop_rank[top] + 1}): {share[top]:.3f} | {int((share > 0).sum())} |")
+        distinct = int(list_diversity(lists)["distinct_top10"])
+        print(f"| {label} | {share[0]:.3f} | {top} ({pop_rank[top] + 1}): {share[top]:.3f} | {distinct} |")
 
 
 if __name__ == "__main__":

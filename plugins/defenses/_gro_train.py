@@ -167,7 +167,7 @@ class GROTrainingNet(SeqNet):
         with torch.no_grad():
             k = min(self.cfg.k, self.n_items)
             c = self.t_scorer.full_scores(z.detach()).topk(k, dim=1).indices  # (P, k)
-        j_star, valid, ls, zero_rows = self._student_step(inp, where, c)
+        j_star, valid, ls, n_zero = self._student_step(inp, where, c)
         lswap = swap_loss(self.t_scorer.item_scores(z, c), self.t_scorer.item_scores(z, j_star), valid)
         if z.is_cuda:
             torch.cuda.synchronize()
@@ -176,7 +176,7 @@ class GROTrainingNet(SeqNet):
         s["target_loss"] += float(lt_sum.detach()) / n_terms
         s["student_loss"] += ls
         s["swap_loss"] += float(lswap.detach())
-        s["masked_rows"] += float(zero_rows)  # masked under zero_rows="mask", first item swapped in otherwise
+        s["masked_rows"] += float(n_zero)  # masked under zero_rows="mask", first item swapped in otherwise
         s["rows"] += float(valid.numel())
         s["steps"] += 1
         return lt_sum + n_terms * self.cfg.lam * lswap, n_terms
