@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .dataset import sha256_file
+from .memory import peak_memory
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cells import Cell
@@ -76,10 +77,12 @@ class VictimStore:
         model = fresh_copy(cell.recommender)
         model.to(ctx.device)
         t0 = time.perf_counter()
-        # A training-time defense (trains_victim) replaces the training; the
-        # default Defense.train_victim is plain recommender.fit.
-        stats = cell.defense.train_victim(model, split, ctx) or {}
+        with peak_memory(ctx.device) as memory:
+            # A training-time defense (trains_victim) replaces the training; the
+            # default Defense.train_victim is plain recommender.fit.
+            stats = cell.defense.train_victim(model, split, ctx) or {}
         seconds = time.perf_counter() - t0
+        stats = {**stats, **memory}  # stored as victim.peak_rss_mb / victim.peak_cuda_mb
         self.dir.mkdir(parents=True, exist_ok=True)
         path = self.dir / f"{key}.pt"
         model.save(path)

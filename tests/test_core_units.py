@@ -85,3 +85,24 @@ def test_blackbox_cold_start_serves_popular_list_to_unknown_users():
 def test_conformance_kit_accepts_a_valid_recommender():
     rec = check_recommender(_Popularity)
     assert rec.n_items == 50
+
+
+def test_peak_memory_sees_an_allocation_inside_the_block_and_not_one_before():
+    import torch
+
+    from recsec.memory import peak_memory, rss_peak_mb
+
+    if rss_peak_mb() is None:
+        pytest.skip("no /proc/self/status: the resident-set peak is read on Linux only")
+    before = np.ones(200 * 2**20 // 8)  # 200 MiB held before the block: counted (still resident)...
+    with peak_memory(torch.device("cpu")) as small:
+        pass
+    del before  # ...but a freed allocation made before a reset is not
+    with peak_memory(torch.device("cpu")) as quiet:
+        pass
+    with peak_memory(torch.device("cpu")) as busy:
+        big = np.ones(300 * 2**20 // 8)
+        del big
+    assert "peak_cuda_mb" not in busy
+    assert small["peak_rss_mb"] > quiet["peak_rss_mb"] + 150
+    assert busy["peak_rss_mb"] > quiet["peak_rss_mb"] + 250
