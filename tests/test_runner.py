@@ -48,7 +48,7 @@ def test_run_stores_every_cell_and_reuses_victims(toy_registry, storage, tmp_pat
         assert name in c.metrics, name
     assert c.metrics["attack.queries"] == 10
     assert c.versions["attack"].startswith("toy-probe@2") and c.versions["recsec"]
-    assert c.timings["total_s"] > 0 and "cpu_count" in c.hardware
+    assert c.timings["total_s"] > 0 and "cpu_count" in c.hardware and c.hardware["cpu_capability"]
     # the reversing defense destroys utility; the undefended list does not
     rev = cells[("toy-probe[n_queries=10]", "toy-reverse", 0)]
     assert rev.metrics["defended.hr@10"] <= c.metrics["defended.hr@10"]
