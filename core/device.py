@@ -16,6 +16,23 @@ def resolve_device(name: str = "auto"):
     return torch.device(name)
 
 
+def use_deterministic_kernels(device) -> bool:
+    """Ask torch for deterministic kernels on the CPU; returns whether it did.
+
+    With several threads, the CPU's default ``index_put_(accumulate=True)`` (the backward of
+    a gather such as GRO's ``W[c]``) adds in a thread-dependent order: one seed then gives
+    last-bit differences that training amplifies into different victims. On CUDA this stays
+    off: some kernels have no deterministic version and cuBLAS would need
+    ``CUBLAS_WORKSPACE_CONFIG``, so GPU runs are reproducible only up to such differences.
+    """
+    import torch
+
+    if torch.device(device).type != "cpu":
+        return False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    return True
+
+
 def hardware_info() -> dict[str, object]:
     """What the cell ran on, stored with every result."""
     import os
@@ -33,6 +50,7 @@ def hardware_info() -> dict[str, object]:
         "cpu_model": _cpu_model(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cuda": torch.cuda.is_available(),
+        "deterministic_kernels": torch.are_deterministic_algorithms_enabled(),
     }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)

@@ -74,12 +74,13 @@ class Runner:
     """Runs one spec against one results store."""
 
     def __init__(self, spec: "Spec", storage: "Storage", options: RunOptions) -> None:
-        from .device import resolve_device
+        from .device import resolve_device, use_deterministic_kernels
 
         self.spec = spec
         self.storage = storage
         self.opt = options
         self.device = resolve_device(options.device if options.device != "auto" or not spec.device else spec.device)
+        use_deterministic_kernels(self.device)
         self.data_ctx = DataContext.from_env(options.data_dir, allow_download=options.allow_download, progress=options.progress)
         self._data: dict[str, "Interactions"] = {}
         self._splits: dict[tuple, "Split"] = {}

@@ -375,6 +375,35 @@ def test_gro_warm_start_continues_from_the_trained_weights(split, victim):
     assert stats["warm_epochs"] == 1.0 and stats["epochs"] == TINY["max_epochs"]
 
 
+def test_a_killed_gro_training_resumes_to_the_same_target_and_student(split, tmp_path):
+    """The student and its optimizer live outside the wrapper's state_dict (training_state)."""
+    from recsec.context import RunContext
+
+    class Killed(Exception):
+        pass
+
+    def die_at_epoch_3(msg: str) -> None:
+        if "epoch 3:" in msg:
+            raise Killed
+
+    params = {**TINY, "max_epochs": 4}
+    plain = BERT4Rec(**params)
+    plain_stats = GRO(k=10).train_victim(plain, split, tiny_context())
+    with pytest.raises(Killed):
+        GRO(k=10).train_victim(BERT4Rec(**params), split,
+                               RunContext(seed=0, device=torch.device("cpu"), work_dir=tmp_path, log=die_at_epoch_3))
+    logs: list[str] = []
+    resumed = BERT4Rec(**params)
+    stats = GRO(k=10).train_victim(resumed, split,
+                                   RunContext(seed=0, device=torch.device("cpu"), work_dir=tmp_path, log=logs.append))
+    assert any("resuming after epoch 2" in m for m in logs)
+    assert [r["loss"] for r in resumed.train_history] == [r["loss"] for r in plain.train_history]
+    q = Queries(split.test.histories[:10])
+    assert torch.equal(plain.score(q), resumed.score(q))
+    for key in ("gro_swap_loss", "gro_student_loss", "gro_masked_rows"):
+        assert stats[key] == plain_stats[key], key
+
+
 # -- through the runner -----------------------------------------------------------------------------------
 
 RUNNER_SPEC = """

@@ -230,7 +230,7 @@ def test_interrupted_training_resumes_to_the_same_model(split, registry, tmp_pat
     assert [r["loss"] for r in resumed.train_history] == [r["loss"] for r in plain.train_history]
     q = Queries(split.test.histories[:10])
     assert torch.equal(plain.score(q), resumed.score(q))
-    assert not list(tmp_path.glob("sasrec-training-*.pt"))  # cleaned up
+    assert len(list(tmp_path.glob("sasrec-training-*.pt"))) == 1  # kept: a longer rerun continues it
 
 
 def test_time_limit_stops_after_the_epoch_that_crosses_it(split, registry):
@@ -327,7 +327,48 @@ def test_a_time_limited_run_continues_when_rerun_with_a_larger_limit(split, regi
     longer.fit(split, RunContext(seed=4, device=torch.device("cpu"), work_dir=tmp_path, log=logs.append))
     assert any("resuming after epoch 1" in m for m in logs)
     assert [r["loss"] for r in longer.train_history] == [r["loss"] for r in plain.train_history]
-    assert not list(tmp_path.glob("sasrec-training-*.pt"))
+
+
+def test_a_rerun_continues_a_finished_training_only_when_its_stopping_rules_reach_as_far(split, registry, tmp_path):
+    def make(**kw):
+        return registry.create("recommender", "sasrec", patience=0, **TINY, n_blocks=1, **kw)
+
+    def fit(rec):
+        logs: list[str] = []
+        rec.fit(split, RunContext(seed=6, device=torch.device("cpu"), work_dir=tmp_path, log=logs.append))
+        return logs
+
+    fresh = {n: make(max_epochs=n) for n in (1, 3)}
+    for n, rec in fresh.items():
+        rec.fit(split, _ctx(6))
+    q = Queries(split.test.histories[:10])
+    assert not any("resuming" in m for m in fit(make(max_epochs=2)))
+    longer = make(max_epochs=3)
+    assert any("resuming after epoch 2" in m for m in fit(longer))  # finished, yet continued
+    assert [r["loss"] for r in longer.train_history] == [r["loss"] for r in fresh[3].train_history]
+    assert torch.equal(longer.score(q), fresh[3].score(q))
+    shorter = make(max_epochs=1)  # the stored 3 epochs overshoot: no shortcut through them
+    assert any("training from scratch" in m for m in fit(shorter))
+    assert torch.equal(shorter.score(q), fresh[1].score(q))
+
+
+def test_trajectory_length_replays_the_stopping_checks():
+    from types import SimpleNamespace
+
+    from recsec.plugins.recommenders._seq_train import trajectory_length
+
+    scores = [0.1, 0.3, 0.2, 0.25, 0.28, 0.4]
+    history = [{"epoch_s": 10.0, "valid_s": 1.0, "valid_ndcg@10": v} for v in scores]
+
+    def rules(max_epochs=100, patience=0, time_limit_s=0.0):
+        return SimpleNamespace(max_epochs=max_epochs, patience=patience, time_limit_s=time_limit_s)
+
+    assert trajectory_length(history, rules()) == 6
+    assert trajectory_length(history, rules(max_epochs=4)) == 4
+    assert trajectory_length(history, rules(patience=3)) == 5  # epochs 3-5 fail to beat 0.3
+    assert trajectory_length(history, rules(patience=4)) == 6
+    assert trajectory_length(history, rules(time_limit_s=25.0)) == 3  # epoch 3 crosses the limit (33 s)
+    assert trajectory_length(history, rules(time_limit_s=66.0)) == 6
 
 
 def test_every_prefix_windows_are_the_reference_examples():

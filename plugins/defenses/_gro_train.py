@@ -102,6 +102,17 @@ class GROTrainingNet(SeqNet):
         self.overhead_s = 0.0
         self.sums = {"target_loss": 0.0, "student_loss": 0.0, "swap_loss": 0.0, "masked_rows": 0.0, "rows": 0.0, "steps": 0.0}
 
+    # -- resumable state: the student and its optimizer live outside state_dict() --------------------
+    def training_state(self) -> dict[str, Any]:
+        return {"student": self.student.state_dict(), "student_opt": self.student_opt.state_dict(),
+                "generator": self.gen.get_state(), "sums": dict(self.sums), "overhead_s": self.overhead_s}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        self.student.load_state_dict(state["student"])
+        self.student_opt.load_state_dict(state["student_opt"])
+        self.gen.set_state(state["generator"])
+        self.sums, self.overhead_s = dict(state["sums"]), float(state["overhead_s"])
+
     # -- the target's own loss ---------------------------------------------------------------------
     def _target_part(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools):
         """(summed L_T, its number of terms P, corrupted input (B, L), positions bool (B, L), z_T (P, D)),

@@ -8,7 +8,7 @@ item is in the last column), as ``Queries.padded`` builds them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -178,3 +178,11 @@ class SeqNet(nn.Module):
     def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens long (B, input_len) left-padded histories -> scores (B, N) of items 0..N-1."""
         raise NotImplementedError
+
+    def training_state(self) -> dict[str, Any]:
+        """What a resumed training needs beyond ``state_dict()`` and the trainer's own state
+        (GRO's student and its optimizer); saved with the training state after every epoch."""
+        return {}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``training_state`` returned, when a killed or stopped training resumes."""

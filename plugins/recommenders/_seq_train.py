@@ -9,9 +9,12 @@ init, dropout, batch order, negatives, cloze masks) derives from the
 RunContext's seed.
 
 When ``ctx.work_dir`` is set, the full training state (weights, optimizer,
-random generators, best weights so far) is written there after every epoch
-and a killed run resumes where it stopped, with the same result as an
-uninterrupted one; the file is removed when training ends.
+random generators, best weights so far, the net's ``training_state``) is
+written there after every epoch and a killed run resumes where it stopped,
+with the same result as an uninterrupted one. The state is kept when training
+ends: a rerun with a larger epoch limit, patience or time limit continues the
+same trajectory. A rerun whose stopping rules would have ended that
+trajectory earlier (``trajectory_length``) trains from scratch instead.
 """
 
 from __future__ import annotations
@@ -108,6 +111,24 @@ def _resume_path(rec: "SequentialRecommender", split: "Split", ctx: "RunContext"
     return Path(ctx.work_dir) / f"{rec.name}-training-{digest}.pt"
 
 
+def trajectory_length(history: list[dict[str, float]], p: Any) -> int:
+    """How many of the recorded epochs a run under ``p``'s stopping rules (``max_epochs``,
+    ``patience``, ``time_limit_s``) would have trained: the checks made before each epoch,
+    replayed on the recorded validation scores and times."""
+    best, bad, spent = -1.0, 0, 0.0
+    for done, row in enumerate(history):
+        if done >= p.max_epochs:
+            return done
+        if "valid_ndcg@10" in row and p.patience > 0 and bad >= p.patience:
+            return done
+        if p.time_limit_s > 0 and spent >= p.time_limit_s:
+            return done
+        spent += row["epoch_s"] + row.get("valid_s", 0.0)
+        if "valid_ndcg@10" in row:
+            best, bad = (row["valid_ndcg@10"], 0) if row["valid_ndcg@10"] > best else (best, bad + 1)
+    return len(history)
+
+
 def _rng_states(gens: list[torch.Generator]) -> dict[str, Any]:
     out: dict[str, Any] = {"gens": [g.get_state() for g in gens], "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -172,10 +193,14 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
     train_s = valid_s = 0.0
     first, timed_out = 1, False
     resume = _resume_path(rec, split, ctx)
-    if resume is not None and resume.exists():
-        # On the CPU first: generator states must stay CPU byte tensors; load_state_dict copies to the device.
-        st = torch.load(resume, map_location="cpu", weights_only=False)
+    # On the CPU first: generator states must stay CPU byte tensors; load_state_dict copies to the device.
+    st = torch.load(resume, map_location="cpu", weights_only=False) if resume is not None and resume.exists() else None
+    if st is not None and trajectory_length(st["history"], p) < len(st["history"]):
+        ctx.log(f"{rec.name}: the stored training ran past this run's stopping rules; training from scratch")
+        st = None
+    if st is not None:
         net.load_state_dict(st["net"])
+        net.load_training_state(st.get("net_extra", {}))
         opt.load_state_dict(st["opt"])
         if scaler is not None and st.get("scaler"):
             scaler.load_state_dict(st["scaler"])
@@ -234,7 +259,8 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
         row = {"epoch": float(epoch), "loss": mean_loss, "epoch_s": t1 - t0}
         if validate is not None:
             m = validate()
-            valid_s += time.perf_counter() - t1
+            row["valid_s"] = time.perf_counter() - t1
+            valid_s += row["valid_s"]
             row.update({"valid_ndcg@10": m["ndcg@10"], "valid_hr@10": m["hr@10"]})
             if m["ndcg@10"] > best:
                 best, best_epoch, bad = m["ndcg@10"], epoch, 0
@@ -249,7 +275,7 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
         if resume is not None:
             resume.parent.mkdir(parents=True, exist_ok=True)
             tmp = resume.with_name(f"{resume.stem}.{os.getpid()}.tmp")  # never shared between processes
-            torch.save({"net": net.state_dict(), "opt": opt.state_dict(),
+            torch.save({"net": net.state_dict(), "net_extra": net.training_state(), "opt": opt.state_dict(),
                         "scaler": scaler.state_dict() if scaler is not None else None,
                         "rng": _rng_states([gen, order_gen]), "best": best, "best_epoch": best_epoch,
                         "best_state": best_state, "bad": bad, "history": history, "terms_seen": terms_seen,
@@ -257,8 +283,6 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
             tmp.replace(resume)
     epochs.close()
     rec.train_history = history
-    if resume is not None and not timed_out:
-        resume.unlink(missing_ok=True)  # kept after a time limit: a larger limit continues from there
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
