@@ -27,6 +27,8 @@ class RunContext:
         progress: show progress bars (off in tests and when not a terminal).
         work_dir: where a component may write artifacts (checkpoints, caches).
         log: one-line status messages (shown above progress bars).
+
+    Creating one on the CPU switches on torch's deterministic kernels for the process.
     """
 
     seed: int
@@ -34,6 +36,14 @@ class RunContext:
     progress: bool = False
     work_dir: Path | None = None
     log: Callable[[str], None] = field(default=lambda msg: None)
+
+    def __post_init__(self) -> None:
+        # Process-wide: on the CPU, torch's deterministic kernels, so one seed gives one result
+        # however many threads add up gradients (see recsec.device.use_deterministic_kernels).
+        from .device import use_deterministic_kernels
+
+        if self.device is not None:
+            use_deterministic_kernels(self.device)
 
     def rng(self, *labels: object) -> np.random.Generator:
         """A numpy generator for the stream ``labels`` of this cell."""

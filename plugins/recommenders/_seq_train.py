@@ -198,9 +198,13 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
     if st is not None and trajectory_length(st["history"], p) < len(st["history"]):
         ctx.log(f"{rec.name}: the stored training ran past this run's stopping rules; training from scratch")
         st = None
+    if st is not None and "net_extra" not in st and net.training_state():
+        # written before the net's own state was saved (a GRO student): resuming would restart that part
+        ctx.log(f"{rec.name}: the stored training state lacks {type(net).__name__}'s own state; training from scratch")
+        st = None
     if st is not None:
         net.load_state_dict(st["net"])
-        net.load_training_state(st.get("net_extra", {}))
+        net.load_training_state(st.get("net_extra") or {})
         opt.load_state_dict(st["opt"])
         if scaler is not None and st.get("scaler"):
             scaler.load_state_dict(st["scaler"])
