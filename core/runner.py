@@ -80,7 +80,7 @@ class Runner:
         self.storage = storage
         self.opt = options
         self.device = resolve_device(options.device if options.device != "auto" or not spec.device else spec.device)
-        use_deterministic_kernels(self.device)
+        use_deterministic_kernels(self.device)  # before hardware_info records it (RunContexts do it too)
         self.data_ctx = DataContext.from_env(options.data_dir, allow_download=options.allow_download, progress=options.progress)
         self._data: dict[str, "Interactions"] = {}
         self._splits: dict[tuple, "Split"] = {}

@@ -111,17 +111,25 @@ def _resume_path(rec: "SequentialRecommender", split: "Split", ctx: "RunContext"
     return Path(ctx.work_dir) / f"{rec.name}-training-{digest}.pt"
 
 
+def stop_reason(done: int, bad: int, spent_s: float, p: Any, validated: bool) -> str | None:
+    """Why a run under ``p``'s stopping rules trains no epoch after ``done`` epochs (``bad``
+    epochs since the best validation, ``spent_s`` seconds of training and validation), or None.
+    Checked before each epoch, so a resumed run that had already stopped trains no further."""
+    if done >= p.max_epochs:
+        return "max_epochs"
+    if validated and p.patience > 0 and bad >= p.patience:
+        return "patience"
+    if p.time_limit_s > 0 and spent_s >= p.time_limit_s:
+        return "time_limit"
+    return None
+
+
 def trajectory_length(history: list[dict[str, float]], p: Any) -> int:
-    """How many of the recorded epochs a run under ``p``'s stopping rules (``max_epochs``,
-    ``patience``, ``time_limit_s``) would have trained: the checks made before each epoch,
-    replayed on the recorded validation scores and times."""
+    """How many of the recorded epochs a run under ``p``'s stopping rules would have trained:
+    ``stop_reason`` replayed on the recorded validation scores and times."""
     best, bad, spent = -1.0, 0, 0.0
     for done, row in enumerate(history):
-        if done >= p.max_epochs:
-            return done
-        if "valid_ndcg@10" in row and p.patience > 0 and bad >= p.patience:
-            return done
-        if p.time_limit_s > 0 and spent >= p.time_limit_s:
+        if stop_reason(done, bad, spent, p, "valid_ndcg@10" in row):
             return done
         spent += row["epoch_s"] + row.get("valid_s", 0.0)
         if "valid_ndcg@10" in row:
@@ -216,12 +224,11 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
         ctx.log(f"{rec.name}: resuming after epoch {first - 1} from {resume}")
     epochs = tqdm(range(first, p.max_epochs + 1), desc=rec.name, disable=not ctx.progress, unit="epoch")
     for epoch in epochs:
-        # Checked before each epoch, so a resumed run that had already stopped trains no further.
-        if validate is not None and p.patience > 0 and bad >= p.patience:
-            break
-        if p.time_limit_s > 0 and train_s + valid_s >= p.time_limit_s:
+        reason = stop_reason(epoch - 1, bad, train_s + valid_s, p, validate is not None)
+        if reason == "time_limit":
             timed_out = True
             ctx.log(f"{rec.name}: time limit of {p.time_limit_s:.0f}s reached after epoch {epoch - 1}")
+        if reason:
             break
         net.train()
         t0 = time.perf_counter()
