@@ -42,14 +42,6 @@ from pathlib import Path
 import numpy as np
 
 
-def _value(text: str):
-    import tomllib
-
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
 
 def _num(d: dict) -> dict:
     return {k: float(v) for k, v in d.items() if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)}
@@ -88,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     from recsec.evaluation import evaluate
     from recsec.metrics import list_diversity, ranking_metrics
     from recsec.queries import Queries
+    from recsec.params import parse_assignments
     from recsec.registry import default_registry
     from recsec.seeding import derive_seed, seed_global
 
@@ -147,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"victim {defense.instance_name} trained in {stats['wall_s']:.0f}s -> {ckpt}: {stats}")
         return rec, stats
 
-    params = {k: _value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    params = parse_assignments(args.set)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     for dtext in args.defenses:
         defense = reg.create("defense", dtext)

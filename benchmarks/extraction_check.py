@@ -32,14 +32,6 @@ from pathlib import Path
 import numpy as np
 
 
-def _value(text: str):
-    import tomllib
-
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -67,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from recsec.metrics import list_diversity
     from recsec.evaluation import evaluate
     from recsec.queries import Queries
+    from recsec.params import parse_assignments
     from recsec.registry import default_registry
     from recsec.seeding import derive_seed, seed_global
 
@@ -102,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     div = list_diversity(victim.topk(Queries(split.test.histories, split.test.users), 10))
     log(f"victim {vname}: full-ranking test {util}, diversity {div}")
 
-    params = dict(kv.split("=", 1) for kv in args.set)
-    params = {k: _value(v) for k, v in params.items()}
+    params = parse_assignments(args.set)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     out = open(args.out, "a")
     for name in args.attacks:

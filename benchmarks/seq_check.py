@@ -55,14 +55,6 @@ def one_pass_filter(data, min_item: int = 5, min_user: int = 5):
                                  timestamps=sub.timestamps, source=data.source)
 
 
-def parse_value(text: str):
-    import tomllib
-
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -91,6 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     from recsec.evaluation import evaluate_split
     from recsec.metrics import list_diversity
     from recsec.queries import Queries
+    from recsec.params import parse_assignments
     from recsec.registry import load_registry
 
     if args.threads:
@@ -113,7 +106,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"data {data_name}: {counts} ({time.perf_counter() - t0:.1f}s)", flush=True)
 
     params = {"max_epochs": args.epochs, "patience": args.patience}
-    params.update({k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.set)})
+    params.update(parse_assignments(args.set))
     rec = load_registry().create("recommender", args.model, **params)
     device = resolve_device(args.device)
     start = time.strftime("%H:%M:%S")

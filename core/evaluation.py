@@ -33,6 +33,7 @@ import numpy as np
 from .data import EvalSet
 from .metrics import ranking_metrics
 from .queries import Queries
+from .sampling import draw_outside_keys
 from .seeding import numpy_rng
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,47 +77,14 @@ def sample_negatives(
     distinct valid draws of an i.i.d. uniform stream form a uniform subset.
     """
     m = len(evalset)
-    out = np.full((m, n_negatives), -1, dtype=np.int64)
     if m == 0 or n_negatives == 0:
-        return out
+        return np.full((m, n_negatives), -1, dtype=np.int64)
     rng = numpy_rng(seed, "negatives", stream)
     rows, items = _pairs(evalset, exclude)
     if len(items) and (items.min() < 0 or items.max() >= n_items):
         raise ValueError(f"item ids must lie in [0, {n_items})")
     seen = np.unique(rows * n_items + items)  # sorted keys row * N + item
-    n_seen = np.bincount(seen // n_items, minlength=m)
-    need = np.minimum(n_negatives, n_items - n_seen)
-    filled = np.zeros(m, dtype=np.int64)
-    # Rows whose complement is small relative to the need: enumerate the complement directly.
-    small = np.flatnonzero(n_items - n_seen < 2 * n_negatives)
-    bounds = np.searchsorted(seen, np.arange(m + 1) * n_items)
-    for r in small:
-        mine = seen[bounds[r] : bounds[r + 1]] - r * n_items
-        free = np.setdiff1d(np.arange(n_items), mine)
-        out[r, : need[r]] = rng.permutation(free)[: need[r]]
-        filled[r] = need[r]
-    pending = np.flatnonzero(filled < need)
-    draw = 2 * n_negatives
-    while len(pending):
-        p = len(pending)
-        cand = rng.integers(0, n_items, size=(p, draw))
-        keys = pending[:, None] * n_items + cand
-        ok = ~np.isin(keys, seen)
-        chosen = out[pending]
-        ok &= ~np.isin(keys, np.where(chosen >= 0, pending[:, None] * n_items + chosen, -1))
-        # keep the first occurrence of each candidate within its row
-        flat = np.where(ok, keys, -1 - np.arange(keys.size).reshape(keys.shape))
-        _, first = np.unique(flat.ravel(), return_index=True)
-        firsts = np.zeros(keys.size, dtype=bool)
-        firsts[first] = True
-        ok &= firsts.reshape(keys.shape)
-        slot = filled[pending][:, None] + np.cumsum(ok, axis=1) - 1
-        take = ok & (slot < need[pending][:, None])
-        r_idx, c_idx = np.nonzero(take)
-        out[pending[r_idx], slot[r_idx, c_idx]] = cand[r_idx, c_idx]
-        filled[pending] += take.sum(axis=1)
-        pending = pending[filled[pending] < need[pending]]
-    return out
+    return draw_outside_keys(seen, m, n_items, n_negatives, rng, enumerate_factor=2)
 
 
 def target_ranks(

@@ -128,10 +128,29 @@ def instance_name(name: str, values: dict[str, Any]) -> str:
     return f"{name}[{inner}]"
 
 
-def parse_instance_name(text: str) -> tuple[str, dict[str, Any]]:
-    """Parse ``name[k=v,k2=v2]`` into ``(name, {k: v})``; values are parsed as TOML scalars."""
+def parse_value(text: str) -> Any:
+    """A parameter value as written after ``k=``: a TOML scalar (``0.1``, ``true``, ``"a"``), else the bare word."""
     import tomllib
 
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_assignments(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["lr=0.01", "mode=fast"]`` (command-line ``--set`` options) -> ``{"lr": 0.01, "mode": "fast"}``."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ParameterError(f"{pair!r} is not key=value")
+        k, v = (s.strip() for s in pair.split("=", 1))
+        values[k] = parse_value(v)
+    return values
+
+
+def parse_instance_name(text: str) -> tuple[str, dict[str, Any]]:
+    """Parse ``name[k=v,k2=v2]`` into ``(name, {k: v})``; values are parsed as TOML scalars."""
     text = text.strip()
     if "[" not in text:
         return text, {}
@@ -143,10 +162,7 @@ def parse_instance_name(text: str) -> tuple[str, dict[str, Any]]:
         if "=" not in part:
             raise ParameterError(f"{text!r}: {part!r} is not key=value")
         k, v = (s.strip() for s in part.split("=", 1))
-        try:
-            values[k] = tomllib.loads(f"v = {v}")["v"]
-        except tomllib.TOMLDecodeError:
-            values[k] = v  # bare word: a string
+        values[k] = parse_value(v)
     return name.strip(), values
 
 

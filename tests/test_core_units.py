@@ -9,7 +9,7 @@ from recsec import metrics
 from recsec.blackbox import EVALUATOR, BlackBoxAPI
 from recsec.data import leave_one_out
 from recsec.errors import BudgetExhausted, ParameterError
-from recsec.params import Param, ParamSet, instance_name, parse_instance_name
+from recsec.params import Param, ParamSet, instance_name, parse_assignments, parse_instance_name
 from recsec.queries import Queries
 from recsec.testing import check_recommender, tiny_interactions
 from recsec.testing.checks import _Popularity, _popular_victim
@@ -19,6 +19,13 @@ def test_instance_names_round_trip():
     assert instance_name("lfm", {"lr": 0.01, "dim": 64, "bias": True, "mode": "bpr"}) == "lfm[bias=true,dim=64,lr=0.01,mode=bpr]"
     assert parse_instance_name("lfm[bias=true,dim=64,lr=0.01,mode=bpr]") == ("lfm", {"bias": True, "dim": 64, "lr": 0.01, "mode": "bpr"})
     assert parse_instance_name("  itemcf ") == ("itemcf", {})
+
+
+def test_command_line_assignments_parse_like_instance_names():
+    assert parse_assignments(["lr=0.01", "mode = bpr", "bias=true", 'tag="a,b"']) == {
+        "lr": 0.01, "mode": "bpr", "bias": True, "tag": "a,b"}
+    with pytest.raises(ParameterError, match="'lr' is not key=value"):
+        parse_assignments(["lr"])
 
 
 def test_params_validate_types_and_choices():

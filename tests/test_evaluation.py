@@ -166,3 +166,17 @@ def test_evaluate_split_validation_and_test_use_different_negatives(monkeypatch)
     res = evaluate_split(rec, split, "sampled", ks=(10,), seed=5)
     assert set(res) == {"valid", "test"} and set(seen) == {"valid", "test"}
     assert (seen["valid"] != seen["test"]).any(axis=1).all()
+
+
+def test_one_sampler_serves_negatives_and_perturbations():
+    """Enumerated rows (few allowed items) and rejection-sampled rows both avoid the forbidden keys."""
+    from recsec.sampling import draw_outside_keys
+
+    rng = np.random.default_rng(0)
+    n_items, m = 40, 6
+    forbidden = [np.arange(36), np.array([1, 2, 3]), np.arange(40)]  # enumerated, rejection, nothing left
+    seen = np.unique(np.concatenate([r * n_items + f for r, f in enumerate(forbidden)]))
+    out = draw_outside_keys(seen, 3, n_items, m, rng, enumerate_factor=2)
+    assert sorted(out[0, :4]) == [36, 37, 38, 39] and (out[0, 4:] == -1).all()
+    assert len(set(out[1])) == m and not set(out[1]) & {1, 2, 3} and (out[1] >= 0).all()
+    assert (out[2] == -1).all()

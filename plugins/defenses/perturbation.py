@@ -18,6 +18,7 @@ import numpy as np
 from recsec.defense import Defense
 from recsec.params import Param
 from recsec.queries import Queries
+from recsec.sampling import draw_outside_keys
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsec.context import RunContext
@@ -78,42 +79,16 @@ class Reverse(Defense):
 def draw_outside(forbidden: list[np.ndarray], m: int, n_items: int, rng: np.random.Generator) -> np.ndarray:
     """Per row, ``m`` distinct items drawn uniformly outside ``forbidden[row]``: int64 (R, m), -1 if too few exist.
 
-    Vectorised rejection sampling on keys ``row * N + item`` (as
-    ``recsec.evaluation.sample_negatives``); rows whose complement is small
-    are enumerated directly.
+    The sampler of ``recsec.evaluation.sample_negatives``
+    (``recsec.sampling.draw_outside_keys``); rows with fewer than ``4 * m``
+    allowed items are enumerated directly.
     """
     R = len(forbidden)
-    out = np.full((R, m), -1, dtype=np.int64)
     if R == 0 or m == 0:
-        return out
+        return np.full((R, m), -1, dtype=np.int64)
     rows = np.repeat(np.arange(R), [len(f) for f in forbidden])
     seen = np.unique(rows * n_items + np.concatenate(forbidden).astype(np.int64))
-    free = n_items - np.bincount(seen // n_items, minlength=R)
-    need = np.minimum(m, free)
-    filled = np.zeros(R, dtype=np.int64)
-    for r in np.flatnonzero(free < 4 * m):
-        mine = seen[(seen >= r * n_items) & (seen < (r + 1) * n_items)] - r * n_items
-        pool = np.setdiff1d(np.arange(n_items), mine)
-        out[r, : need[r]] = rng.permutation(pool)[: need[r]]
-        filled[r] = need[r]
-    pending = np.flatnonzero(filled < need)
-    while len(pending):
-        cand = rng.integers(0, n_items, size=(len(pending), 2 * m))
-        keys = pending[:, None] * n_items + cand
-        ok = ~np.isin(keys, seen)
-        taken = out[pending]
-        ok &= ~np.isin(keys, np.where(taken >= 0, pending[:, None] * n_items + taken, -1))
-        flat = np.where(ok, keys, -1 - np.arange(keys.size).reshape(keys.shape))
-        first = np.zeros(keys.size, dtype=bool)
-        first[np.unique(flat.ravel(), return_index=True)[1]] = True
-        ok &= first.reshape(keys.shape)
-        slot = filled[pending][:, None] + np.cumsum(ok, axis=1) - 1
-        take = ok & (slot < need[pending][:, None])
-        r_idx, c_idx = np.nonzero(take)
-        out[pending[r_idx], slot[r_idx, c_idx]] = cand[r_idx, c_idx]
-        filled[pending] += take.sum(axis=1)
-        pending = pending[filled[pending] < need[pending]]
-    return out
+    return draw_outside_keys(seen, R, n_items, m, rng, enumerate_factor=4)
 
 
 class RandomReplacement(Defense):
