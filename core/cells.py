@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     from .attack import Attack
     from .dataset import Dataset
     from .defense import Defense
     from .recommender import Recommender
+    from .registry import Registry
     from .spec import Spec
 
 
@@ -112,6 +113,55 @@ def expand(spec: "Spec") -> Iterator[Cell]:
     for cell in cells:
         order.setdefault(cell.victim_key, len(order))
     yield from sorted(cells, key=lambda cell: order[cell.victim_key])
+
+
+SELECTABLE = ("dataset", "recommender", "attack", "defense", "seed")
+
+
+def parse_only(texts: Sequence[str], spec: "Spec", registry: "Registry") -> dict[str, frozenset[str]]:
+    """``["defense=gro", "seed=0", "seed=1"]`` -> ``{"defense": {...}, "seed": {"0", "1"}}`` for ``select``.
+
+    A component value is a bare name (every instance of that component in the
+    spec) or an instance name, written as in the spec (``gro[lam=0.001]``;
+    parameter order and number formatting do not matter). Values of one field
+    are alternatives; different fields must all match. A field or a value that
+    selects nothing of the spec is an error naming the option.
+    """
+    from .errors import SpecError
+
+    wanted: dict[str, set[str]] = {}
+    for text in texts:
+        field, sep, value = (t.strip() for t in text.partition("="))
+        if not sep or field not in SELECTABLE or not value:
+            raise SpecError(f"--only {text!r}: expected FIELD=VALUE with FIELD one of {', '.join(SELECTABLE)}")
+        if field == "seed":
+            if value not in {str(s) for s in spec.seeds}:
+                raise SpecError(f"--only {text!r}: the spec's seeds are {spec.seeds}")
+            wanted.setdefault(field, set()).add(value)
+            continue
+        spec_names = [c.instance_name for c in spec.components[field]]
+        matched = [n for n, c in zip(spec_names, spec.components[field]) if value in (n, c.name)]
+        if not matched and "[" in value:
+            try:
+                canonical = registry.create(field, value).instance_name
+            except Exception as exc:  # an unknown component or a bad parameter: say which option
+                raise SpecError(f"--only {text!r}: {exc}") from None
+            matched = [n for n in spec_names if n == canonical]
+        if not matched:
+            raise SpecError(f"--only {text!r} matches none of the spec's {field}s: {', '.join(spec_names)}")
+        wanted.setdefault(field, set()).update(matched)
+    return {k: frozenset(v) for k, v in wanted.items()}
+
+
+def select(cells: list[Cell], only: dict[str, frozenset[str]] | None) -> list[Cell]:
+    """The cells that match every field of ``only`` (from ``parse_only``); all cells when it is empty."""
+    if not only:
+        return cells
+
+    def value(cell: Cell, field: str) -> str:
+        return str(cell.seed) if field == "seed" else getattr(cell, field).instance_name
+
+    return [cell for cell in cells if all(value(cell, f) in vals for f, vals in only.items())]
 
 
 def parse_shard(text: str) -> tuple[int, int]:

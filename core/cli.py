@@ -23,6 +23,13 @@ def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the results database (default: $RECSEC_DB or sqlite:///recsec.db)")
 
 
+def _add_only(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--only", action="append", default=[], metavar="FIELD=VALUE",
+                   help="only the cells with this dataset, recommender, attack, defense or seed (a bare name or "
+                   "name[k=v] as in the spec; repeat the option: one field's values are alternatives, fields "
+                   "combine), e.g. --only defense=none --only seed=0; applied before --shard")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recsec", description="Attacks and defenses on recommender systems: one command, one leaderboard.")
     parser.add_argument("--version", action="version", version=f"recsec {__version__}")
@@ -38,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-download", action="store_true", help="never download datasets")
     run.add_argument("--shard", metavar="I/N", help="run only shard I of N (whole victim groups): start N workers "
                      "on one database, e.g. one per GPU")
+    _add_only(run)
     prog = run.add_mutually_exclusive_group()
     prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="show progress bars")
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
@@ -45,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a spec and list its cells without running them")
     val.add_argument("spec", nargs="?")
     val.add_argument("--shard", metavar="I/N", help="list only shard I of N")
+    _add_only(val)
 
     plug = sub.add_parser("plugins", help="list loaded plugins and their components")
     plug.add_argument("--json", action="store_true", help="machine-readable output")
@@ -150,7 +159,7 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .cells import expand, parse_shard, shard
+    from .cells import expand, parse_only, parse_shard, select, shard
     from .registry import default_registry
     from .spec import load_spec
 
@@ -159,7 +168,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"recsec: warning: plugin {f.plugin} failed to load: {f.error}", file=sys.stderr)
     spec_path = Path(args.spec) if args.spec else default_spec_path()
     spec = load_spec(spec_path, reg)
-    cells = list(expand(spec))
+    only = parse_only(args.only, spec, reg)
+    cells = select(list(expand(spec)), only)
     part = parse_shard(args.shard) if getattr(args, "shard", None) else None
     if part is not None:
         cells = shard(cells, *part)
@@ -185,6 +195,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=progress,
         log=_logger(progress),
         shard=part,
+        only=only,
     )
     print(f"recsec: {spec.name}: {len(cells)} cells -> {storage.display_url}", file=sys.stderr)
     summary = Runner(spec, storage, opts).run()

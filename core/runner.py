@@ -19,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from .blackbox import EVALUATOR, BlackBoxAPI
-from .cells import Cell, expand, shard
+from .cells import Cell, expand, select, shard
 from .context import AttackContext, RunContext
 from .dataset import DataContext
 from .metrics import list_diversity, ranking_metrics
@@ -45,6 +45,8 @@ class RunOptions:
     log: Callable[[str], None] = print
     #: (I, N): run only shard I of N (whole victim groups, see ``cells.shard``); None = every cell
     shard: tuple[int, int] | None = None
+    #: run only the cells matching these fields (``cells.parse_only``, applied before ``shard``); empty = all
+    only: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -115,10 +117,11 @@ class Runner:
                 spec_text=self.spec.text,
                 recsec_version=__version__,
                 hardware=hardware,
-                options={"device": str(self.device), "force": self.opt.force},
+                options={"device": str(self.device), "force": self.opt.force,
+                         "only": {k: sorted(v) for k, v in self.opt.only.items()}},
             )
         summary = RunSummary(run_id)
-        cells = list(expand(self.spec))
+        cells = select(list(expand(self.spec)), self.opt.only)
         if self.opt.shard is not None:
             cells = shard(cells, *self.opt.shard)
         bar = tqdm(cells, desc=self.spec.name, unit="cell", disable=not self.opt.progress, dynamic_ncols=True)

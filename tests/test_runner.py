@@ -152,6 +152,30 @@ def test_shards_split_the_matrix_by_victim_without_overlap(toy_registry, storage
     assert {c.status for c in _cells(storage).values()} == {"done"}
 
 
+def test_only_selects_cells_by_field_before_sharding(toy_registry, storage, tmp_path):
+    from recsec.cells import expand, parse_only, select
+    from recsec.errors import SpecError
+
+    spec = parse_spec(SPEC, toy_registry, "toy.toml")
+    cells = list(expand(spec))
+    only = parse_only(["defense=toy-reverse", "seed=1", "attack=toy-probe[n_queries=5]", "attack=toy-probe[n_queries=10.0]"],
+                      spec, toy_registry)
+    chosen = select(cells, only)
+    assert {(c.attack.instance_name, c.defense.instance_name, c.seed) for c in chosen} == {
+        ("toy-probe[n_queries=5]", "toy-reverse", 1), ("toy-probe[n_queries=10]", "toy-reverse", 1)}
+    assert len(select(cells, parse_only(["attack=toy-probe"], spec, toy_registry))) == len(cells)  # a bare name: all
+    assert select(cells, {}) == cells
+    for bad, says in [("defense=gro", "matches none of the spec's defenses: none, toy-reverse"),
+                      ("seed=7", r"the spec's seeds are \[0, 1\]"), ("colour=red", "expected FIELD=VALUE"),
+                      ("attack=toy-probe[n_queries=7]", "matches none"), ("attack=nope[x=1]", "--only 'attack=nope")]:
+        with pytest.raises(SpecError, match=says):
+            parse_only([bad], spec, toy_registry)
+
+    summary = _run(SPEC, toy_registry, storage, tmp_path, only=only)
+    assert summary.counts["done"] == 2 and set(_cells(storage)) == {
+        ("toy-probe[n_queries=5]", "toy-reverse", 1), ("toy-probe[n_queries=10]", "toy-reverse", 1)}
+
+
 RAISED_LIMIT_SPEC = """
 datasets = ["synthetic[n_users=80,n_items=40,mean_events=10.0]"]
 recommenders = ["sasrec[hidden=16,max_len=8,n_blocks=1,patience=0,{stop}]"]
