@@ -164,8 +164,23 @@ class LeaderRow:
         return sorted({c.skip_reason or "" for c in self.cells if c.status == "skipped"})
 
 
+class _StatusCounts:
+    """Cell totals of a page; ``counts`` (status -> number of cells) comes from the class."""
+
+    counts: Counter[str]
+
+    @property
+    def n_cells(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def other_count(self) -> int:
+        """Cells neither done, failed nor skipped: pending or running."""
+        return sum(v for k, v in self.counts.items() if k not in ("done", "failed", "skipped"))
+
+
 @dataclass
-class DatasetPage:
+class DatasetPage(_StatusCounts):
     benchmark: str
     dataset: str
     slug: str
@@ -184,20 +199,12 @@ class DatasetPage:
     def bench_anchor(self) -> str:
         return benchmark_anchor(self.benchmark)
 
-    @property
-    def n_cells(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def other_count(self) -> int:
-        return sum(v for k, v in self.counts.items() if k not in ("done", "failed", "skipped"))
-
     def distinct(self, attr: str) -> int:
         return len({getattr(r, attr) for r in self.rows})
 
 
 @dataclass
-class BenchmarkSummary:
+class BenchmarkSummary(_StatusCounts):
     name: str
     datasets: list[DatasetPage]
     runs: list[RunRow]
@@ -212,14 +219,6 @@ class BenchmarkSummary:
         for d in self.datasets:
             total.update(d.counts)
         return total
-
-    @property
-    def n_cells(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def other_count(self) -> int:
-        return sum(v for k, v in self.counts.items() if k not in ("done", "failed", "skipped"))
 
     @property
     def last_update(self) -> datetime | None:
