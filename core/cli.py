@@ -198,10 +198,29 @@ def _run(args: argparse.Namespace) -> int:
         only=only,
     )
     print(f"recsec: {spec.name}: {len(cells)} cells -> {storage.display_url}", file=sys.stderr)
+    _stop_on_signals()
     summary = Runner(spec, storage, opts).run()
     c = summary.counts
     print(f"recsec: {spec.name}: {c['done']} done, {c['cached']} already stored, {c['skipped']} skipped, {c['failed']} failed", file=sys.stderr)
     return 1 if c["failed"] else 0
+
+
+def _stop_on_signals() -> None:
+    """Make SIGTERM and SIGINT stop a run the way Ctrl-C does.
+
+    A scheduler or ``kill`` stops a worker with SIGTERM, whose default would end
+    the process on the spot and leave its cell and run marked "running"; a shell
+    starts background jobs with SIGINT ignored. Both now raise KeyboardInterrupt,
+    so the current cell goes back to "pending" (its victim's training state is
+    kept), the run is stored as "interrupted", and the same command resumes.
+    """
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _logger(progress: bool):
