@@ -13,6 +13,8 @@
 #   issue 5: benchmarks/gpu/defense-beauty.toml (6 workers) and detection-beauty.toml (3 workers).
 # Every job gets SIGINT at the deadline: a runner stores what it finished (the rest resumes
 # with the same command), seq_check's trainer has a time limit well inside it.
+# JOBS picks groups of them (default: "perf seq extraction defense detection"); a spec's base
+# name runs that spec alone, e.g. JOBS="defense defense-ml1m-partial" (6 and 9 workers).
 # SMOKE=1 runs the same plumbing for seconds on CPU (tiny epochs, specs only validated).
 set -u
 cd "$(dirname "$0")/../.."
@@ -30,6 +32,8 @@ start=$(date +%s)
 $PY -c "import torch, recsec; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'recsec', recsec.__version__)" \
     >"$OUT/logs/env.txt" 2>&1 || { cat "$OUT/logs/env.txt"; exit 1; }
 
+JOBS=" ${JOBS:-perf seq extraction defense detection} "
+want() { [[ "$JOBS" == *" $1 "* ]]; }
 left() { echo $((DEADLINE_S - ($(date +%s) - start))); }
 job() {  # job NAME CMD...: run in the background, SIGINT at the deadline, log to $OUT/logs/NAME.log
     local name=$1; shift
@@ -42,11 +46,11 @@ beauty=(--data "$RECSEC_DATA_DIR/amazon-beauty/Beauty.txt.gz")
 
 # Solo timing first (nothing else on the device): SASRec on Beauty, a few epochs, then
 # sampled and full-ranking evaluation of every user: the GPU throughput figures.
-timeout -s INT 120 $PY benchmarks/seq_check.py "${beauty[@]}" --model sasrec --epochs $solo_epochs --patience 0 \
+want perf && timeout -s INT 120 $PY benchmarks/seq_check.py "${beauty[@]}" --model sasrec --epochs $solo_epochs --patience 0 \
     --device "$DEVICE" --out "$OUT/perf-solo.jsonl" --work-dir /tmp/recsec-solo >"$OUT/logs/perf-solo.log" 2>&1
 ml1m=(--dataset ml-1m --data-dir "$RECSEC_DATA_DIR")
 ml1m_common=(max_len=200 dropout=0.1)
-for m in sasrec bert4rec narm; do
+want seq && for m in sasrec bert4rec narm; do
     job "beauty-$m" $PY benchmarks/seq_check.py "${beauty[@]}" --model $m --epochs $epochs --patience $patience \
         --device "$DEVICE" --set time_limit_s=$seq_limit --out "$OUT/seq-beauty.jsonl" --save "$OUT/ckpt/beauty-$m.pt" \
         --work-dir /tmp/recsec-seq
@@ -73,9 +77,10 @@ run_spec() {  # run_spec SPEC WORKERS
     done
 }
 $PY -m recsec.cli db upgrade --db "sqlite:///$OUT/gpu.db" >"$OUT/logs/db.log" 2>&1
-run_spec benchmarks/gpu/extraction-beauty.toml 6
-run_spec benchmarks/gpu/defense-beauty.toml 6
-run_spec benchmarks/gpu/detection-beauty.toml 3
+want extraction && run_spec benchmarks/gpu/extraction-beauty.toml 6
+want defense && run_spec benchmarks/gpu/defense-beauty.toml 6
+want detection && run_spec benchmarks/gpu/detection-beauty.toml 3
+want defense-ml1m-partial && run_spec benchmarks/gpu/defense-ml1m-partial.toml 9
 
 # A heartbeat for the log: GPU load and jobs still running, every 15 s.
 while [ -n "$(jobs -rp)" ]; do
