@@ -22,6 +22,17 @@ def _isolated_env(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Tiny tensors: threading costs more than it gains on a shared 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def shared_data(monkeypatch) -> Path:
     """../shared/data as RECSEC_DATA_DIR; skips cleanly when it is absent."""
     if not SHARED_DATA.is_dir():

@@ -17,13 +17,7 @@ from recsec.testing import check_attack
 
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: threading costs more than it gains on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def taste_data(n_users: int = 240, n_items: int = 120, n_clusters: int = 4, seed: int = 0) -> Interactions:
     """Users with 12 to 35 events: a quarter from 10 blockbusters everybody likes, the rest from

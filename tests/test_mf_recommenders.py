@@ -17,13 +17,7 @@ from recsec.testing import check_recommender, tiny_context, tiny_interactions
 
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: threading costs more than it gains on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def hit_rate(rec, split: Split, k: int = 10) -> float:
     lists = rec.topk(Queries(split.test.histories, split.test.users), k)

@@ -15,12 +15,7 @@ from recsec.queries import Queries
 from recsec.testing import check_defense, tiny_context, tiny_interactions
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
