@@ -60,8 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     res = sub.add_parser("results", help="export stored results")
     _add_db(res)
-    res.add_argument("--format", choices=["csv", "json"], default="csv")
+    res.add_argument("--format", choices=["csv", "json", "markdown"], default=None,
+                     help="csv (default) or json per cell; with --summary also markdown (its default)")
     res.add_argument("--benchmark", help="only this benchmark")
+    res.add_argument("--summary", nargs="+", metavar="METRIC",
+                     help="one row per dataset x recommender x attack x defense: the done seeds and each METRIC's "
+                     "mean ± sample std over them, e.g. --summary utility.hr@10 attack.agr@10")
 
     rep = sub.add_parser("report", help="render the static HTML leaderboard")
     _add_db(rep)
@@ -108,7 +112,15 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         storage = Storage(args.db)
         storage.ensure_schema()
         with storage.transaction() as s:
-            sys.stdout.write(repo.export(s, args.format, benchmark=args.benchmark))
+            if args.summary:
+                from .reports.summary import render_summary, summarize
+
+                rows = summarize(repo.export_rows(s, benchmark=args.benchmark), args.summary)
+                sys.stdout.write(render_summary(rows, args.summary, args.format or "markdown"))
+            elif args.format == "markdown":
+                parser.error("results: --format markdown needs --summary")
+            else:
+                sys.stdout.write(repo.export(s, args.format or "csv", benchmark=args.benchmark))
         return 0
     if args.command == "report":
         from .reports import render_site

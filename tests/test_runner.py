@@ -220,3 +220,31 @@ def test_a_raised_epoch_or_time_limit_continues_the_stored_training(storage, tmp
     with storage.transaction() as s:
         epochs = sorted(c.metrics["victim.epochs"] for c in repo.list_cells(s))
     assert epochs == [1.0, 1.0, 3.0, 3.0]
+
+
+def test_results_summary_aggregates_seeds_per_group(toy_registry, storage, tmp_path, db_url, capsys):
+    import statistics
+
+    from recsec.cli import main
+
+    _run(SPEC, toy_registry, storage, tmp_path)
+    with storage.transaction() as s:
+        rows = repo.export_rows(s)
+    hits = [r["attack.hit"] for r in rows if r["defense"] == "none" and r["attack"] == "toy-probe[n_queries=10]"]
+    assert len(hits) == 2
+
+    assert main(["results", "--db", db_url, "--summary", "attack.hit", "--format", "json"]) == 0
+    import json
+
+    groups = json.loads(capsys.readouterr().out)
+    assert len(groups) == 4 and all(g["seeds"] == [0, 1] for g in groups)
+    g = next(g for g in groups if g["defense"] == "none" and g["attack"] == "toy-probe[n_queries=10]")
+    assert g["attack.hit"]["mean"] == pytest.approx(statistics.fmean(hits))
+    assert g["attack.hit"]["std"] == pytest.approx(statistics.stdev(hits)) and g["attack.hit"]["n"] == 2
+
+    assert main(["results", "--db", db_url, "--summary", "attack.hit", "utility.hr@10"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "| dataset | recommender | attack | defense | seeds | attack.hit | utility.hr@10 |" and len(table) == 6
+    assert all(" ± " in line and "| 0,1 |" in line for line in table[2:])
+    assert main(["results", "--db", db_url, "--summary", "attack.hitt"]) == 2
+    assert "no stored metric 'attack.hitt'; stored: attack.hit" in capsys.readouterr().err
