@@ -3,6 +3,7 @@
 # device and stops by a deadline, so the whole thing fits a short lease.
 #
 #   OUT=gpu-out DEADLINE_S=520 bash benchmarks/gpu/run.sh
+# (through the device tool: benchmarks/gpu/prepare.sh here, then one call of on-device.sh there)
 #
 # Needs: recsec importable (pip install . or PYTHONPATH), a CUDA device, and the data files
 # under $RECSEC_DATA_DIR (amazon-beauty/Beauty.txt.gz, ml-1m/ratings.dat or the partial
