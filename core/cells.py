@@ -164,6 +164,12 @@ def select(cells: list[Cell], only: dict[str, frozenset[str]] | None) -> list[Ce
     return [cell for cell in cells if all(value(cell, f) in vals for f, vals in only.items())]
 
 
+def plan(spec: "Spec", only: dict[str, frozenset[str]] | None = None, part: tuple[int, int] | None = None) -> list[Cell]:
+    """The cells one worker runs: the spec's cells, ``select``-ed by ``only``, then shard ``part`` = (I, N)."""
+    cells = select(list(expand(spec)), only)
+    return cells if part is None else shard(cells, *part)
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``"I/N"`` (1 <= I <= N) -> (I, N); a clear error otherwise."""
     from .errors import SpecError

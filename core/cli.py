@@ -171,7 +171,7 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .cells import expand, parse_only, parse_shard, select, shard
+    from .cells import parse_only, parse_shard, plan
     from .registry import default_registry
     from .spec import load_spec
 
@@ -181,10 +181,8 @@ def _run(args: argparse.Namespace) -> int:
     spec_path = Path(args.spec) if args.spec else default_spec_path()
     spec = load_spec(spec_path, reg)
     only = parse_only(args.only, spec, reg)
-    cells = select(list(expand(spec)), only)
     part = parse_shard(args.shard) if getattr(args, "shard", None) else None
-    if part is not None:
-        cells = shard(cells, *part)
+    cells = plan(spec, only, part)
     if args.command == "validate":
         for cell in cells:
             reason = cell.skip_reason()

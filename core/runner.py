@@ -19,7 +19,7 @@ import numpy as np
 
 from . import __version__
 from .blackbox import EVALUATOR, BlackBoxAPI
-from .cells import Cell, expand, select, shard
+from .cells import Cell, plan
 from .context import AttackContext, RunContext
 from .dataset import DataContext
 from .metrics import list_diversity, ranking_metrics
@@ -121,9 +121,7 @@ class Runner:
                          "only": {k: sorted(v) for k, v in self.opt.only.items()}},
             )
         summary = RunSummary(run_id)
-        cells = select(list(expand(self.spec)), self.opt.only)
-        if self.opt.shard is not None:
-            cells = shard(cells, *self.opt.shard)
+        cells = plan(self.spec, self.opt.only, self.opt.shard)
         bar = tqdm(cells, desc=self.spec.name, unit="cell", disable=not self.opt.progress, dynamic_ncols=True)
         status = "finished"
         try:
