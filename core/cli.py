@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--summary", nargs="+", metavar="METRIC",
                      help="one row per dataset x recommender x attack x defense: the done seeds and each METRIC's "
                      "mean ± sample std over them, e.g. --summary utility.hr@10 attack.agr@10")
+    res.add_argument("--paired", metavar="FIELD=VALUE",
+                     help="with --summary: each METRIC minus that of the cell with FIELD=VALUE and the same seed and "
+                     "other components (diff.METRIC, mean ± sample std over the paired seeds), e.g. --paired defense=none")
 
     rep = sub.add_parser("report", help="render the static HTML leaderboard")
     _add_db(rep)
@@ -113,12 +116,17 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         storage.ensure_schema()
         with storage.transaction() as s:
             if args.summary:
-                from .reports.summary import render_summary, summarize
+                from .reports.summary import paired, render_summary, summarize
 
-                rows = summarize(repo.export_rows(s, benchmark=args.benchmark), args.summary)
-                sys.stdout.write(render_summary(rows, args.summary, args.format or "markdown"))
-            elif args.format == "markdown":
-                parser.error("results: --format markdown needs --summary")
+                rows = repo.export_rows(s, benchmark=args.benchmark)
+                if args.paired:
+                    metrics = [f"diff.{m}" for m in args.summary]
+                    groups = paired(rows, args.summary, args.paired)
+                else:
+                    metrics, groups = args.summary, summarize(rows, args.summary)
+                sys.stdout.write(render_summary(groups, metrics, args.format or "markdown"))
+            elif args.format == "markdown" or args.paired:
+                parser.error(f"results: {'--paired' if args.paired else '--format markdown'} needs --summary")
             else:
                 sys.stdout.write(repo.export(s, args.format or "csv", benchmark=args.benchmark))
         return 0
