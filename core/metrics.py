@@ -6,7 +6,14 @@ accuracy that the reference membership-inference code reports under that name.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+
+
+def is_number(value: object) -> bool:
+    """True for a real number (Python or NumPy), False for a bool, None, a string or anything else."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def _check_binary(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from .blackbox import EVALUATOR, BlackBoxAPI
 from .cells import Cell, plan
 from .context import AttackContext, RunContext
 from .dataset import DataContext
-from .metrics import list_diversity, ranking_metrics
+from .metrics import is_number, list_diversity, ranking_metrics
 from .seeding import derive_seed, seed_global
 from .victims import VictimStore, fresh_copy
 
@@ -242,7 +242,7 @@ class Runner:
             attack_metrics, extra = self.attack_once(cell, cell.attack, defense, victim.model, split, ctx), {}
         timings["attack_s"] = time.perf_counter() - t
         metrics.update(attack_metrics)
-        metrics.update({f"victim.{k}": float(v) for k, v in victim.train_stats.items() if _is_number(v)})
+        metrics.update({f"victim.{k}": float(v) for k, v in victim.train_stats.items() if is_number(v)})
         timings["total_s"] = time.perf_counter() - t_all
         return metrics, timings, extra
 
@@ -268,9 +268,9 @@ class Runner:
             **{"k": cell.k, **attack.serving()},
         )
         raw = attack.run(api, actx)
-        out = {f"attack.{k}": float(v) for k, v in raw.items() if _is_number(v)}
+        out = {f"attack.{k}": float(v) for k, v in raw.items() if is_number(v)}
         out["attack.queries"] = float(api.queries_used)
-        out.update({f"defense.{k}": float(v) for k, v in defense.metrics(api.log, ctx).items() if _is_number(v)})
+        out.update({f"defense.{k}": float(v) for k, v in defense.metrics(api.log, ctx).items() if is_number(v)})
         return out
 
     def _utility(self, cell: Cell, victim, split: "Split", defense, ctx: RunContext) -> dict[str, float]:
@@ -325,7 +325,3 @@ class Runner:
             rng = np.random.default_rng(derive_seed(cell.seed, "split", cell.attack.split_key()))
             self._splits[key] = cell.attack.split(data, rng)
         return self._splits[key]
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import numbers
 import statistics
 from dataclasses import dataclass
 from typing import Iterable, Sequence
+
+from recsec.metrics import is_number
 
 __all__ = ["Agg", "aggregate", "fmt", "pareto_ranks"]
 
@@ -27,24 +30,20 @@ class Agg:
 
 def aggregate(values: Iterable[object]) -> Agg | None:
     """Aggregate the finite numbers among ``values``; None when there are none."""
-    xs = [float(v) for v in values if _is_number(v) and math.isfinite(float(v))]  # type: ignore[arg-type]
+    xs = [float(v) for v in values if is_number(v) and math.isfinite(float(v))]  # type: ignore[arg-type]
     if not xs:
         return None
     return Agg(mean=statistics.fmean(xs), std=statistics.stdev(xs) if len(xs) > 1 else None, n=len(xs))
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def fmt(value: object, digits: int = 4) -> str:
     """Format a number compactly and stably: fixed decimals in the usual range, else scientific."""
-    if not _is_number(value):
+    if not is_number(value):
         return "" if value is None else str(value)
     x = float(value)  # type: ignore[arg-type]
     if not math.isfinite(x):
         return str(x)
-    if isinstance(value, int):
+    if isinstance(value, numbers.Integral):
         return str(value)
     if x == 0 or 1e-3 <= abs(x) < 1e5:
         return f"{x:.{digits}f}"

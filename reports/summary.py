@@ -17,6 +17,7 @@ from dataclasses import asdict
 from typing import Any, Iterable, Sequence
 
 from recsec.errors import RecsecError
+from recsec.metrics import is_number
 
 from .stats import Agg, aggregate
 
@@ -79,9 +80,7 @@ def paired(rows: Iterable[dict[str, Any]], metrics: Sequence[str], baseline: str
 
 
 def _difference(value: Any, base: Any) -> float | None:
-    if isinstance(value, (int, float)) and isinstance(base, (int, float)):
-        return float(value) - float(base)
-    return None
+    return float(value) - float(base) if is_number(value) and is_number(base) else None
 
 
 def _done_groups(rows: Iterable[dict[str, Any]], metrics: Sequence[str]) -> dict[tuple[str, ...], list[dict[str, Any]]]:

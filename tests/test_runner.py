@@ -261,27 +261,32 @@ def test_results_paired_differences_by_seed(toy_registry, storage, tmp_path, db_
     with storage.transaction() as s:
         rows = repo.export_rows(s)
     by = {(r["attack"], r["defense"], r["seed"]): r for r in rows}
+
+    def diff(attack, seed, metric="defended.hr@10"):  # the reversing defense costs utility: non-zero differences
+        return by[(attack, "toy-reverse", seed)][metric] - by[(attack, "none", seed)][metric]
+
     attack = "toy-probe[n_queries=10]"
     # drop one baseline seed: only seed 0 can then be paired for that attack
     rows = [r for r in rows if not (r["attack"] == attack and r["defense"] == "none" and r["seed"] == 1)]
     groups = paired(rows, ["defended.hr@10", "attack.hit"], "defense=none")
     assert {g["defense"] for g in groups} == {"toy-reverse"} and len(groups) == 2
     g = next(g for g in groups if g["attack"] == attack)
-    assert g["seeds"] == [0] and g["diff.defended.hr@10"].n == 1
-    want = by[(attack, "toy-reverse", 0)]["defended.hr@10"] - by[(attack, "none", 0)]["defended.hr@10"]
-    assert g["diff.defended.hr@10"].mean == pytest.approx(want)
+    assert diff(attack, 0) != 0 and g["seeds"] == [0] and g["diff.defended.hr@10"].n == 1
+    assert g["diff.defended.hr@10"].mean == pytest.approx(diff(attack, 0))
     other = next(g for g in groups if g["attack"] != attack)
-    diffs = [by[(other["attack"], "toy-reverse", s)]["attack.hit"] - by[(other["attack"], "none", s)]["attack.hit"] for s in (0, 1)]
-    assert other["seeds"] == [0, 1] and other["diff.attack.hit"].mean == pytest.approx(sum(diffs) / 2)
+    diffs = [diff(other["attack"], s) for s in (0, 1)]
+    assert other["seeds"] == [0, 1] and other["diff.defended.hr@10"].mean == pytest.approx(sum(diffs) / 2)
+    assert other["diff.defended.hr@10"].std == pytest.approx(abs(diffs[0] - diffs[1]) / 2**0.5)
     # the baseline may also be another instance; a bare name must stand for one stored instance
     assert {g["attack"] for g in paired(rows, ["attack.hit"], "attack=toy-probe[n_queries=5]")} == {attack}
     for bad, says in (("attack=toy-probe", "ambiguous"), ("defense=gro", "matches none"), ("seed=0", "FIELD=VALUE")):
         with pytest.raises(RecsecError, match=says):
             paired(rows, ["attack.hit"], bad)
 
-    assert main(["results", "--db", db_url, "--summary", "attack.hit", "--paired", "defense=none", "--format", "json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert len(out) == 2 and all(g["seeds"] == [0, 1] and g["diff.attack.hit"]["n"] == 2 for g in out)
+    assert main(["results", "--db", db_url, "--summary", "defended.hr@10", "--paired", "defense=none", "--format", "json"]) == 0
+    out = {g["attack"]: g for g in json.loads(capsys.readouterr().out)}
+    assert len(out) == 2 and all(g["seeds"] == [0, 1] and g["diff.defended.hr@10"]["n"] == 2 for g in out.values())
+    assert out[attack]["diff.defended.hr@10"]["mean"] == pytest.approx((diff(attack, 0) + diff(attack, 1)) / 2)
     assert main(["results", "--db", db_url, "--summary", "attack.hit", "--paired", "defense=none"]) == 0
     assert capsys.readouterr().out.splitlines()[0].endswith("| seeds | diff.attack.hit |")
     with pytest.raises(SystemExit):
