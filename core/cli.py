@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "mean ± sample std over them, e.g. --summary utility.hr@10 attack.agr@10")
     res.add_argument("--paired", metavar="FIELD=VALUE",
                      help="with --summary: each METRIC minus that of the cell with FIELD=VALUE and the same seed and "
-                     "other components (diff.METRIC, mean ± sample std over the paired seeds), e.g. --paired defense=none")
+                     "other components (diff.METRIC, mean ± sample std over the paired seeds and the 95%% confidence "
+                     "interval of the mean, Student's t), e.g. --paired defense=none")
 
     rep = sub.add_parser("report", help="render the static HTML leaderboard")
     _add_db(rep)
@@ -124,7 +125,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                     groups = paired(rows, args.summary, args.paired)
                 else:
                     metrics, groups = args.summary, summarize(rows, args.summary)
-                sys.stdout.write(render_summary(groups, metrics, args.format or "markdown"))
+                sys.stdout.write(render_summary(groups, metrics, args.format or "markdown", interval=bool(args.paired)))
             elif args.format == "markdown" or args.paired:
                 parser.error(f"results: {'--paired' if args.paired else '--format markdown'} needs --summary")
             else:

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 from recsec.errors import RecsecError
 from recsec.metrics import is_number
 
-from .stats import Agg, aggregate
+from .stats import Agg, aggregate, fmt
 
 GROUP_COLUMNS = ("dataset", "recommender", "attack", "defense")
 
@@ -51,7 +51,9 @@ def paired(rows: Iterable[dict[str, Any]], metrics: Sequence[str], baseline: str
     with the group that differs from it only in FIELD. Returns one dict per group
     with at least one seed done in both: the group columns, ``seeds`` (the paired
     seeds), then ``diff.<metric>`` -> ``Agg`` of (value - baseline value) over
-    the seeds where both are finite, or None.
+    the seeds where both are finite, or None. ``render_summary(..., interval=True)`` adds
+    each difference's 95% confidence interval: one that holds 0 is not told apart from
+    seed noise.
     """
     field, sep, value = (t.strip() for t in baseline.partition("="))
     if not sep or field not in GROUP_COLUMNS or not value:
@@ -79,6 +81,19 @@ def paired(rows: Iterable[dict[str, Any]], metrics: Sequence[str], baseline: str
     return out
 
 
+def _agg_text(agg: Agg, interval: bool) -> str:
+    ci = agg.ci95() if interval else None
+    return agg.text() if ci is None else f"{agg.text()} [{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def _agg_json(agg: Agg, interval: bool) -> dict[str, Any]:
+    out: dict[str, Any] = asdict(agg)
+    if interval:
+        ci = agg.ci95()
+        out["ci95"] = None if ci is None else list(ci)
+    return out
+
+
 def _difference(value: Any, base: Any) -> float | None:
     return float(value) - float(base) if is_number(value) and is_number(base) else None
 
@@ -100,26 +115,33 @@ def _done_groups(rows: Iterable[dict[str, Any]], metrics: Sequence[str]) -> dict
     return groups
 
 
-def render_summary(summary: list[dict[str, Any]], metrics: Sequence[str], format: str) -> str:
-    """``markdown`` (mean ± std per metric), ``csv`` (``<metric>_mean``, ``_std``, ``_n`` columns) or ``json``."""
+def render_summary(summary: list[dict[str, Any]], metrics: Sequence[str], format: str, interval: bool = False) -> str:
+    """``markdown`` (mean ± std per metric), ``csv`` (``<metric>_mean``, ``_std``, ``_n`` columns) or ``json``.
+
+    With ``interval`` (``--paired``) each metric also gets the 95% confidence interval of its
+    mean (``Agg.ci95``): ``[low, high]`` after the markdown cell, ``_ci95_low`` / ``_ci95_high``
+    csv columns, a ``ci95`` pair (or null) in json.
+    """
     if format == "json":
-        return json.dumps([{k: asdict(v) if isinstance(v, Agg) else v for k, v in e.items()} for e in summary], indent=2)
+        return json.dumps([{k: _agg_json(v, interval) if isinstance(v, Agg) else v for k, v in e.items()} for e in summary], indent=2)
     if format == "csv":
         buf = io.StringIO()
-        header = [*GROUP_COLUMNS, "seeds"] + [f"{m}_{part}" for m in metrics for part in ("mean", "std", "n")]
+        parts = ("mean", "std", "n") + (("ci95_low", "ci95_high") if interval else ())
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(header)
+        writer.writerow([*GROUP_COLUMNS, "seeds"] + [f"{m}_{part}" for m in metrics for part in parts])
         for e in summary:
             cells = [e[c] for c in GROUP_COLUMNS] + [" ".join(map(str, e["seeds"]))]
             for m in metrics:
                 agg = e[m]
                 cells += ["", "", 0] if agg is None else [agg.mean, "" if agg.std is None else agg.std, agg.n]
+                if interval:
+                    cells += list((agg and agg.ci95()) or ("", ""))
             writer.writerow(cells)
         return buf.getvalue()
     if format != "markdown":
         raise ValueError(f"unknown summary format {format!r}; expected 'markdown', 'csv' or 'json'")
     lines = ["| " + " | ".join([*GROUP_COLUMNS, "seeds", *metrics]) + " |", "|" + "---|" * (len(GROUP_COLUMNS) + 1 + len(metrics))]
     for e in summary:
-        texts = ["" if e[m] is None else e[m].text() for m in metrics]
+        texts = ["" if e[m] is None else _agg_text(e[m], interval) for m in metrics]
         lines.append("| " + " | ".join([*(str(e[c]) for c in GROUP_COLUMNS), ",".join(map(str, e["seeds"])), *texts]) + " |")
     return "\n".join(lines) + "\n"

@@ -198,6 +198,16 @@ def test_aggregate_mean_and_sample_std() -> None:
     assert fmt(3) == "3" and fmt(1.5e-6) == "1.500e-06"
 
 
+def test_ci95_is_students_t_interval_of_the_mean() -> None:
+    # 1, 2, 3: mean 2, sample std 1; t(0.975, 2 df) = 4.302653 from the t table
+    low, high = aggregate([1.0, 2.0, 3.0]).ci95()
+    assert (low, high) == pytest.approx((2 - 4.302653 / 3**0.5, 2 + 4.302653 / 3**0.5), abs=1e-6)
+    # two values: t(0.975, 1 df) = 12.7062; one value has no interval
+    low, high = aggregate([0.8, 0.6]).ci95()
+    assert high - low == pytest.approx(2 * 12.7062 * statistics.stdev([0.8, 0.6]) / 2**0.5, rel=1e-5)
+    assert aggregate([0.5]).ci95() is None
+
+
 def test_pareto_ranks_hand_made() -> None:
     # (attacker success, utility): b dominates c (less success, more utility); a and b trade off.
     a, b, c, d = (0.8, 0.31), (0.45, 0.26), (0.7, 0.20), (0.45, 0.26)

@@ -286,9 +286,21 @@ def test_results_paired_differences_by_seed(toy_registry, storage, tmp_path, db_
     assert main(["results", "--db", db_url, "--summary", "defended.hr@10", "--paired", "defense=none", "--format", "json"]) == 0
     out = {g["attack"]: g for g in json.loads(capsys.readouterr().out)}
     assert len(out) == 2 and all(g["seeds"] == [0, 1] and g["diff.defended.hr@10"]["n"] == 2 for g in out.values())
-    assert out[attack]["diff.defended.hr@10"]["mean"] == pytest.approx((diff(attack, 0) + diff(attack, 1)) / 2)
-    assert main(["results", "--db", db_url, "--summary", "attack.hit", "--paired", "defense=none"]) == 0
-    assert capsys.readouterr().out.splitlines()[0].endswith("| seeds | diff.attack.hit |")
+    agg = out[attack]["diff.defended.hr@10"]
+    assert agg["mean"] == pytest.approx((diff(attack, 0) + diff(attack, 1)) / 2)
+    # the 95% interval of the mean difference: t(0.975, 1 df) = 12.7062 standard errors either side
+    # (the toy differences may not vary by seed; tests/test_reports.py checks the interval on spread values)
+    half = 12.7062 * agg["std"] / 2**0.5
+    assert agg["ci95"] == pytest.approx([agg["mean"] - half, agg["mean"] + half], rel=1e-4)
+    assert main(["results", "--db", db_url, "--summary", "defended.hr@10", "--paired", "defense=none"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].endswith("| seeds | diff.defended.hr@10 |")
+    assert all(line.count(" ± ") == 1 and line.rstrip(" |").endswith("]") for line in table[2:])
+    assert main(["results", "--db", db_url, "--summary", "defended.hr@10", "--paired", "defense=none", "--format", "csv"]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.endswith("diff.defended.hr@10_n,diff.defended.hr@10_ci95_low,diff.defended.hr@10_ci95_high")
+    cells = [[float(x) for x in line.split(",")[-5:]] for line in lines]  # mean, std, n, low, high
+    assert len(cells) == 2 and all(low <= mean <= high for mean, _, _, low, high in cells)
     with pytest.raises(SystemExit):
         main(["results", "--db", db_url, "--paired", "defense=none"])
     assert "--paired needs --summary" in capsys.readouterr().err
