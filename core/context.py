@@ -76,6 +76,10 @@ class AttackContext(RunContext):
             victim's true lists, outside the budget and the defense. For scoring
             only (agreement of a stolen model with the real one); an attack must
             never learn from it.
+        victim_init_seed: the seed the victim's run drew its first network
+            under (``Defense.init_seed_labels``), or None. Only for an attack
+            that reproduces the reference code's fault of seeding the
+            surrogate with it (``surrogate_init = "reference"``); never weights.
         extras: anything else the runner provides (documented where used).
     """
 
@@ -83,4 +87,5 @@ class AttackContext(RunContext):
     n_items: int = 0
     victim_factory: "Callable[[], Recommender] | None" = None
     reference_topk: "Callable[[Any, int], Any] | None" = None
+    victim_init_seed: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)

@@ -42,6 +42,15 @@ class Defense(Component):
         """Train ``recommender`` on ``split``; training-time defenses override this."""
         return recommender.fit(split, ctx)
 
+    def init_seed_labels(self, recommender: "Recommender") -> tuple[str, ...] | None:
+        """The labels of the seed of the first network ``train_victim`` draws for ``recommender``.
+
+        Called by the runner before an attack (see ``Recommender.init_seed_labels``);
+        a training-time defense that draws another network first overrides it.
+        Returns the recommender's own labels by default.
+        """
+        return recommender.init_seed_labels()
+
     def prepare(self, victim: "Recommender", split: "Split", ctx: "RunContext") -> None:
         """Called once after training and before the first query."""
 

@@ -31,6 +31,11 @@ class Param:
         low, high: numeric search range for Optuna (inclusive).
         log: sample the numeric range on a log scale.
         type: explicit type when the default is ``None``.
+        search: include the parameter in a study's default search space. Set
+            False for a switch that changes the experiment rather than tunes
+            it (the surrogate's init protocol, a reference-code fault): it
+            keeps its choices for validation and can still be named in
+            ``[tune] params``.
     """
 
     default: Any
@@ -40,6 +45,7 @@ class Param:
     high: float | None = None
     log: bool = False
     type: type | None = None
+    search: bool = True
 
     @property
     def value_type(self) -> type:
@@ -50,9 +56,14 @@ class Param:
         return type(self.default)
 
     @property
-    def tunable(self) -> bool:
-        """Whether the parameter declares a search space."""
+    def has_space(self) -> bool:
+        """Whether the parameter declares a search space (choices or a numeric range)."""
         return self.choices is not None or (self.low is not None and self.high is not None)
+
+    @property
+    def tunable(self) -> bool:
+        """Whether an Optuna study searches it by default: a declared space and ``search``."""
+        return self.has_space and self.search
 
     def coerce(self, value: Any, where: str) -> Any:
         """Check ``value`` against the declaration; ``where`` names the field in errors."""
@@ -106,6 +117,8 @@ class Param:
             d["choices"] = list(self.choices)
         if self.low is not None:
             d["low"], d["high"], d["log"] = self.low, self.high, self.log
+        if self.has_space and not self.search:
+            d["search"] = False
         return d
 
 

@@ -51,6 +51,17 @@ class Recommender(Component):
     n_items: int = 0
     device: Any = None
 
+    def init_seed_labels(self) -> tuple[str, ...] | None:
+        """The labels of the seed ``fit`` draws the first weights under (``ctx.seed_for(*labels)``).
+
+        Called by the runner before an attack, to tell an attacker that
+        reproduces the reference code's shared seed (``surrogate_init =
+        "reference"``) which seed the victim's run started from. Return None
+        when the weights are not drawn from one seed (no weights, a loaded
+        checkpoint, a closed-form fit); the default.
+        """
+        return None
+
     def fit(self, split: "Split", ctx: "RunContext") -> dict[str, float]:
         """Train on ``split.train`` (``split.valid`` may drive early stopping).
 

@@ -249,6 +249,7 @@ class Runner:
     def attack_once(self, cell: Cell, attack, defense, victim, split: "Split", ctx: RunContext) -> dict[str, float]:
         """Run ``attack`` once against a private copy of the prepared defense."""
         defense = copy.deepcopy(defense)
+        init_labels = defense.init_seed_labels(cell.recommender)
         actx = AttackContext(
             seed=derive_seed(cell.seed, "attack"),
             device=self.device,
@@ -259,6 +260,7 @@ class Runner:
             n_items=victim.n_items,
             victim_factory=lambda: fresh_copy(cell.recommender).to(self.device),
             reference_topk=lambda queries, k: victim.topk(queries, k),
+            victim_init_seed=ctx.seed_for(*init_labels) if init_labels else None,
         )
         api = BlackBoxAPI(
             victim,

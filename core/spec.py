@@ -228,7 +228,7 @@ def _parse_tune(raw: Any, path: str, spec: Spec) -> TuneSpec:
             missing = [x for x in params if x not in inst.params]
             if missing:
                 raise _fail(path, "tune.params", f"{inst.name} has no parameter {', '.join(map(repr, missing))}")
-            untunable = [x for x in params if not inst.params[x].tunable]
+            untunable = [x for x in params if not inst.params[x].has_space]
             if untunable:
                 raise _fail(path, "tune.params", f"{inst.name}: {', '.join(map(repr, untunable))} declares no search space")
     metric = raw.get("metric")

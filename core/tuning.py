@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
+
     from .cells import Cell
     from .context import RunContext
     from .data import Split
@@ -31,6 +33,14 @@ def metric_direction(metric: str, cell: "Cell") -> str:
     )
 
 
+def search_names(target: Any, named: "Sequence[str] | None") -> list[str]:
+    """The parameters a study searches: those ``[tune] params`` names, else every parameter with
+    ``Param.tunable`` (a space and ``search``) that the spec does not fix."""
+    if named:
+        return list(named)
+    return [n for n, p in target.params.items() if p.tunable and n not in target.given_params]
+
+
 def tune_cell(
     runner: "Runner", cell: "Cell", victim: Any, split: "Split", defense: Any, ctx: "RunContext"
 ) -> tuple[dict[str, float], dict[str, Any]]:
@@ -43,7 +53,7 @@ def tune_cell(
         raise ValueError(f"tune.metric is not set and attack {cell.attack.name} declares no primary_metric")
     direction = tune.direction or metric_direction(metric, cell)
     target = cell.attack if tune.component == "attack" else defense
-    names = list(tune.params) if tune.params else [n for n, p in target.params.items() if p.tunable and n not in target.given_params]
+    names = search_names(target, tune.params)
     if not names:
         raise ValueError(f"{target.name} has no tunable parameter left (all are fixed in the spec or none declares a search space)")
 

@@ -40,6 +40,22 @@ def test_params_validate_types_and_choices():
         ParamSet.build("attack 'x'", declared, {"m": 1})
 
 
+def test_a_param_outside_the_default_search_keeps_its_space_for_named_studies():
+    from recsec.plugins.attacks.extraction import DFMEAutoregressive
+    from recsec.plugins.defenses.gro import GRO
+    from recsec.tuning import search_names
+
+    switch = Param("independent", choices=("independent", "reference"), search=False)
+    assert switch.has_space and not switch.tunable and switch.describe()["search"] is False
+    assert "search" not in Param(0.1, low=0.0, high=1.0).describe()
+    attack = DFMEAutoregressive(epochs=3)
+    default = search_names(attack, None)
+    assert "surrogate_init" not in default and "epochs" not in default  # a protocol switch; fixed in the spec
+    assert {"lr", "n_sequences", "surrogate"} <= set(default)
+    assert search_names(attack, ["surrogate_init"]) == ["surrogate_init"]  # still searchable when named
+    assert "zero_rows" not in search_names(GRO(), None) and "lam" in search_names(GRO(), None)
+
+
 def test_roc_auc_matches_hand_computation_with_ties():
     y = np.array([1, 1, 0, 0, 1, 0])
     s = np.array([0.9, 0.5, 0.5, 0.1, 0.8, 0.7])

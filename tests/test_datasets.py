@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import time
 import urllib.request
 import warnings
 import zipfile
@@ -350,11 +349,9 @@ def test_cache_keeps_string_ids(tmp_path):
 # --- synthetic --------------------------------------------------------------------------
 
 
-def test_synthetic_fast_and_deterministic():
-    t0 = time.perf_counter()
+def test_synthetic_is_deterministic():
+    # no wall-clock bound here (a loaded CI machine makes it flaky); it loads in about 0.2 s
     a = Synthetic().load()
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 2.0, elapsed  # about 0.2 s on one core; generous for a shared machine
     b = Synthetic().load()
     for f in ("users", "items", "ratings", "timestamps"):
         assert np.array_equal(getattr(a, f), getattr(b, f))
@@ -453,16 +450,18 @@ def test_real_ml_100k(shared_data, tmp_path):
     assert sorted(np.unique(d.ratings).tolist()) == [1.0, 2.0, 3.0, 4.0, 5.0]
 
 
-def test_real_amazon_beauty_sequence_file(shared_data, tmp_path):
+def test_real_amazon_beauty_sequence_file(shared_data, tmp_path, monkeypatch):
     ctx = _real_ctx(shared_data, tmp_path)
     raw = AmazonBeauty(**OFF).load(ctx)
     assert raw.stats() == {"users": 22363, "items": 12101, "interactions": 198502}
     assert raw.source["variant"] == "sequence-file"
     filtered = AmazonBeauty().load(ctx)  # 5/5 one pass leaves the 5-core file unchanged
     assert filtered.stats() == {"users": 22363, "items": 12101, "interactions": 198502}
-    t0 = time.perf_counter()
-    AmazonBeauty().load(ctx)
-    assert time.perf_counter() - t0 < 2.0
+    def no_read(self, resolved):
+        raise AssertionError("the source file was read again: the cache was not used")
+
+    monkeypatch.setattr(AmazonBeauty, "read", no_read)
+    assert AmazonBeauty().load(ctx).stats() == filtered.stats()  # served from the dataset cache
 
 
 def test_real_ml_1m_partial(shared_data, tmp_path):

@@ -199,6 +199,41 @@ def test_surrogate_init_differs_from_victim_init(world):
     assert not torch.allclose(a.net.state_dict()[w], victim.net.state_dict()[w].cpu())
 
 
+def test_reference_surrogate_init_starts_where_the_victims_run_started(world):
+    """surrogate_init='reference' (the DFME/GRO reference code's shared seed): plain fit, GRO from
+    scratch (the student, drawn first there) and a warm-started GRO (the plain init)."""
+    import dataclasses
+
+    from recsec.context import RunContext
+    from recsec.plugins.attacks._extraction_train import build_surrogate
+    from recsec.plugins.defenses._gro_train import GROConfig, build_gro_net
+    from recsec.plugins.defenses.gro import GRO
+    from recsec.plugins.recommenders.sasrec import SASRec
+
+    _, split, victim = world
+    rec = SASRec(max_len=20)
+    rec.n_items = victim.n_items
+    vctx = RunContext(seed=5, device=torch.device("cpu"))
+    w = "encoder.item_emb.weight"
+    plain = rec.draw_net(victim.n_items, vctx.seed_for(*rec.init_labels())).state_dict()[w]
+    gro_net = build_gro_net(rec, vctx, GROConfig(k=10))
+    assert torch.equal(gro_net.target.state_dict()[w], plain)  # GRO's target is drawn as fit draws it
+    student = gro_net.student.state_dict()[w]
+
+    base = _actx(split, victim, seed=5)
+    for defense, want in [(None, plain), (GRO(), student), (GRO(warm_epochs=3), plain)]:
+        labels = rec.init_seed_labels() if defense is None else defense.init_seed_labels(rec)
+        actx = dataclasses.replace(base, victim_init_seed=vctx.seed_for(*labels))
+        ref = build_surrogate("same", actx, victim.n_items, "reference").net.state_dict()[w]
+        ind = build_surrogate("same", actx, victim.n_items, "independent").net.state_dict()[w]
+        assert torch.equal(ref, want), defense
+        assert not torch.allclose(ind, want), defense
+    assert not torch.allclose(student, plain)
+    assert SASRec(checkpoint="x.pt").init_seed_labels() is None  # loaded weights: no init seed
+    with pytest.raises(ValueError, match="no init seed"):
+        build_surrogate("same", base, victim.n_items, "reference")
+
+
 def test_dfme_beats_untrained_surrogate_and_is_reproducible(world):
     from recsec.plugins.attacks.extraction import DFMEAutoregressive
 

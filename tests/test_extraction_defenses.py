@@ -452,3 +452,38 @@ def test_defenses_run_through_the_runner(storage, tmp_path):
     prada = cells[("bert4rec", "prada-detector")].metrics
     assert 0.0 <= prada["defense.auroc_query"] <= 1.0 and prada["defense.n_attacker_queries"] == 60
     assert prada["defended.hr@10"] == none["defended.hr@10"]  # one query per evaluated user: never alarmed
+
+
+INIT_SPEC = """
+datasets = ["synthetic[n_users=120,n_items=60,mean_events=12.0]"]
+recommenders = ["bert4rec[hidden=16,max_len=10,n_blocks=1,max_epochs=1,patience=0,lr=1e-7]"]
+defenses = ["none", "gro[k=10]", "gro[k=10,warm_epochs=1]"]
+
+[benchmark]
+name = "surrogate-init"
+seeds = [0]
+
+[[attacks]]
+name = "dfme-random"
+params = { n_sequences = 6, seq_len = 5, gen_batch = 6, epochs = 1, eval_users = 40, surrogate_init = ["independent", "reference"] }
+"""
+
+
+def test_the_runner_tells_a_reference_attacker_the_victims_init_seed(storage, tmp_path):
+    """With a learning rate of 1e-7 the victim keeps its initial weights, so an untrained surrogate
+    that shares them agrees with it (Agr@10 = 1 before training); GRO from scratch hands out the
+    student's seed (the reference code draws the student first), which the target does not share."""
+    from recsec.registry import default_registry
+    from recsec.runner import RunOptions, Runner
+    from recsec.spec import parse_spec
+    from recsec.storage import repository as repo
+
+    spec = parse_spec(INIT_SPEC, default_registry(), "x.toml")
+    summary = Runner(spec, storage, RunOptions(device="cpu", artifacts_dir=tmp_path / "a", log=lambda m: None)).run()
+    assert summary.counts["failed"] == 0, summary.failures
+    with storage.transaction() as s:
+        init = {(c.defense, "reference" in c.attack): c.metrics["attack.agr@10_init"] for c in repo.list_cells(s)}
+    assert init[("none", True)] > 0.95 and init[("gro[k=10,warm_epochs=1]", True)] > 0.95, init
+    for d in ("none", "gro[k=10]", "gro[k=10,warm_epochs=1]"):
+        assert init[(d, False)] < 0.6, init
+    assert init[("gro[k=10]", True)] < 0.6, init

@@ -67,7 +67,7 @@ def check_component_class(cls: type[Component]) -> None:
     assert (cls.__doc__ or "").strip(), f"{cls.__name__}: write a docstring (it is shown by `recsec plugins`)"
     for pname, p in cls.params.items():
         p.coerce(p.default, f"{cls.__name__}.{pname} default")
-        if p.tunable:
+        if p.has_space:
             import optuna
 
             trial = optuna.trial.FixedTrial({pname: p.default if p.choices is not None else _in_range(p)})
@@ -111,6 +111,7 @@ def check_recommender(cls: type[Recommender], data: Interactions | None = None, 
     stats = rec.fit(split, ctx)
     assert isinstance(stats, dict), "fit() must return a dict of training statistics"
     assert rec.n_items == data.n_items, "fit() must set n_items"
+    _check_seed_labels(rec.init_seed_labels(), "init_seed_labels()")
     q = Queries(split.test.histories[:7], split.test.users[:7])
     scores = rec.score(q)
     assert tuple(scores.shape) == (7, data.n_items), f"score() must return (B, n_items), got {tuple(scores.shape)}"
@@ -146,6 +147,12 @@ def check_defense(cls: type[Defense], recommender: Recommender | None = None, **
     assert lists.min() >= 0 and lists.max() < data.n_items, "answer() returned invalid item ids"
     m = d.metrics(api.log, ctx)
     assert isinstance(m, dict)
+    _check_seed_labels(d.init_seed_labels(victim), "init_seed_labels(recommender)")
+
+
+def _check_seed_labels(labels: Any, where: str) -> None:
+    assert labels is None or (isinstance(labels, tuple) and labels and all(isinstance(x, str) for x in labels)), (
+        f"{where} must return None or a non-empty tuple of strings (labels for ctx.seed_for), got {labels!r}")
 
 
 def check_attack(cls: type[Attack], recommender: Recommender | None = None, budget: int | None = None, **params: Any) -> dict[str, float]:

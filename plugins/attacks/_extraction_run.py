@@ -110,7 +110,7 @@ def run_extraction(mode: str, api: "BlackBoxAPI", ctx: "AttackContext",
     import torch
 
     ctx.log(f"extraction ({mode}): building the surrogate")
-    rec = build_surrogate(p["surrogate"], ctx, api.n_items)
+    rec = build_surrogate(p["surrogate"], ctx, api.n_items, p["surrogate_init"])
     max_len = min(int(p["seq_len"]), int(rec.net.input_len))
     es = test_users(ctx, p["eval_users"])
     metrics: dict[str, float] = {"agr@10_init": test_metrics(rec, ctx, es, quality=False)["agr@10"]}

@@ -3,7 +3,8 @@
 Yue et al., RecSys 2021 (DFME) with the pitfalls of methods.md section 7 removed:
 - the surrogate's weights come from ``ctx.seed_for("surrogate")``, never the
   victim's seed (a same-architecture surrogate would otherwise start from the
-  victim's initial weights);
+  victim's initial weights); ``surrogate_init = "reference"`` reproduces that
+  fault on purpose, to measure what it does;
 - negatives are drawn strictly outside the list, the padding and (by
   default) the prefix's own items, resampled every step;
 - the epoch is selected by agreement with the black box on HELD-OUT generated
@@ -65,11 +66,31 @@ class TrainConfig:
         return cls(**{k: p[k] for k in cls.__dataclass_fields__ if k in p})
 
 
-def build_surrogate(arch: str, ctx: "AttackContext", n_items: int) -> "SequentialRecommender":
+def surrogate_seed(ctx: "AttackContext", init: str = "independent") -> int:
+    """The seed of the surrogate's weights.
+
+    ``independent``: ``ctx.seed_for("surrogate")``, unrelated to any seed of
+    the victim's run. ``reference``: ``ctx.victim_init_seed``, the seed the
+    victim's run drew its first network under, which is what the DFME and GRO
+    reference code does by seeding everything with one ``model_init_seed``
+    (methods.md section 7): a same-architecture surrogate then starts from the
+    victim's initial weights (or, against GRO from scratch, the student's).
+    """
+    if init == "independent":
+        return ctx.seed_for("surrogate")
+    if init == "reference":
+        if ctx.victim_init_seed is None:
+            raise ValueError("surrogate_init='reference': the victim's run has no init seed "
+                             "(its weights were loaded or not drawn from a seed)")
+        return int(ctx.victim_init_seed)
+    raise ValueError(f"unknown surrogate_init {init!r}; expected 'independent' or 'reference'")
+
+
+def build_surrogate(arch: str, ctx: "AttackContext", n_items: int, init: str = "independent") -> "SequentialRecommender":
     """An untrained surrogate: the victim's class and parameters (``same``) or a named architecture.
 
-    Weights are drawn under ``ctx.seed_for("surrogate")`` inside a forked RNG,
-    so neither the victim's seed nor the global generator is involved.
+    Weights are drawn under ``surrogate_seed(ctx, init)`` inside a forked RNG,
+    so the global generator is left alone.
     """
     from recsec.plugins.recommenders._seq_base import SequentialRecommender
 
@@ -88,8 +109,7 @@ def build_surrogate(arch: str, ctx: "AttackContext", n_items: int) -> "Sequentia
         raise ValueError(f"the surrogate must be a sequential recommender, not {type(rec).__name__}")
     device = ctx.device if ctx.device is not None else torch.device("cpu")
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(ctx.seed_for("surrogate") % (2**63))
-        net = rec._build_net(n_items, rec.param_values)
+        net = rec.draw_net(n_items, surrogate_seed(ctx, init))
     rec.n_items, rec.device, rec.net = n_items, device, net.to(device)
     net.eval()
     return rec

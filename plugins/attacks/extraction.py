@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from recsec.blackbox import BlackBoxAPI
     from recsec.context import AttackContext
 
+#: How the surrogate's weights are seeded (``_extraction_train.surrogate_seed``).
+SURROGATE_INITS = ("independent", "reference")
+
 #: Parameters of every extraction attack (and of profile-pollution's extraction step).
 EXTRACTION_PARAMS: dict[str, Param] = {
     "n_sequences": Param(5000, "generated sequences (the DFME paper's main budget: 5,000)", low=100, high=20000, log=True),
@@ -35,6 +38,10 @@ EXTRACTION_PARAMS: dict[str, Param] = {
     "gen_batch": Param(256, "sequences grown in parallel (one API call per step for the whole batch)"),
     "surrogate": Param("same", "surrogate architecture: the victim's class and parameters, or a named one",
                        choices=("same", "sasrec", "bert4rec", "narm", "gru4rec")),
+    "surrogate_init": Param("independent", "surrogate weights from the attack's own seed (independent), or, "
+                            "as the DFME/GRO reference code does, from the seed the victim's run drew its "
+                            "first network under (reference: methods.md section 7)",
+                            choices=SURROGATE_INITS, search=False),
     "epochs": Param(30, "surrogate training epochs (upper bound)", low=2, high=200, log=True),
     "patience": Param(5, "stop after this many passes over the data (epochs / prefix_sample) without a better "
                       "held-out Agr@10 (0 = never)"),
@@ -111,7 +118,7 @@ class DFMERandom(_Extraction):
     Synthetic sequences of ``seq_len`` items, each position uniform over the
     catalogue; each prefix is a query whose top-k answer labels it. The
     surrogate (``surrogate``: the victim's architecture by default, seeded
-    independently) learns with the two-margin ranking loss; the epoch is
+    independently unless ``surrogate_init = "reference"``) learns with the two-margin ranking loss; the epoch is
     selected by Agr@10 on held-out generated sequences. Takes nothing from the
     victim's data. Metrics: Agr@1/Agr@10 on real test users, the surrogate's
     NDCG@10/HR@10, queries, sequences, timings.

@@ -39,6 +39,7 @@ from recsec.plugins.recommenders._seq_train import param_groups, train_sequentia
 from recsec.plugins.recommenders._seq_transformer import BERT4RecNet, SASRecNet
 
 from ._gro import closed_form_swap, draw_negatives, student_loss, swap_loss
+from .gro import STUDENT_SEED
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsec.context import RunContext
@@ -219,11 +220,9 @@ def build_gro_net(rec: "SequentialRecommender", ctx: "RunContext", cfg: GROConfi
     if isinstance(rec.net, (BERT4RecNet, SASRecNet)) and rec.net.n_items == rec.n_items:
         target = rec.net.to(device)
     else:
-        torch.manual_seed(ctx.seed_for(rec.name, "init") % (2**63))
-        target = rec._build_net(rec.n_items, rec.param_values).to(device)
+        target = rec.draw_net(rec.n_items, ctx.seed_for(*rec.init_labels())).to(device)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(ctx.seed_for("gro", "student") % (2**63))
-        student = rec._build_net(rec.n_items, rec.param_values).to(device)
+        student = rec.draw_net(rec.n_items, ctx.seed_for(*STUDENT_SEED)).to(device)
     p = rec.p
     opt = torch.optim.AdamW(param_groups(student, p.weight_decay, p.decay_embeddings), lr=cfg.student_lr)
     gen = torch.Generator(device=device)

@@ -16,6 +16,11 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Recommenders GRO can train (their nets expose per-position scores over the catalogue).
 SUPPORTED = ("bert4rec", "sasrec")
 
+#: Labels of the student's init seed. The reference code (train_gro.py) seeds once and draws the
+#: student first, so its DFME surrogate, drawn first under the same seed, starts from the
+#: student's weights: what ``init_seed_labels`` tells a ``surrogate_init = "reference"`` attacker.
+STUDENT_SEED = ("gro", "student")
+
 #: What a swap row with a zero gradient does: ``mask`` (recsec: it carries no signal, so it adds
 #: nothing to L_swap) or ``first_item`` (the reference code: ``grad.max(-1)`` of an all-zero
 #: row returns column 0, the first item id, so the row pushes that item above c_bi).
@@ -59,7 +64,7 @@ class GRO(Defense):
         "margin_topk": Param(0.5, help="student loss: margin between consecutive list items (DFME)"),
         "margin_neg": Param(0.5, help="student loss: margin between list items and negatives (DFME)"),
         "max_positions": Param(0, help="at most this many positions per batch enter the swap step (0 = all)"),
-        "zero_rows": Param("mask", choices=ZERO_ROWS,
+        "zero_rows": Param("mask", choices=ZERO_ROWS, search=False,
                            help="rows whose gradient is zero: mask them (recsec) or, as the reference code's "
                            "argmax does, swap in the first item id (first_item)"),
         "warm_epochs": Param(0, help="first train this many epochs without GRO, then GRO for max_epochs "
@@ -76,6 +81,11 @@ class GRO(Defense):
         if rec is not None and rec.name not in SUPPORTED:
             return f"gro trains {'/'.join(SUPPORTED)} victims, not {rec.name}"
         return None
+
+    def init_seed_labels(self, recommender: "Recommender") -> tuple[str, ...] | None:
+        """From scratch the student's seed (the reference code draws it first); with
+        ``warm_epochs`` the plain warm-up run's, as the reference's ``--use_pretrained``."""
+        return recommender.init_seed_labels() if self.p.warm_epochs > 0 else STUDENT_SEED
 
     def train_victim(self, recommender: "Recommender", split: "Split", ctx: "RunContext") -> dict[str, float]:
         from ._gro_train import GROConfig, train_gro

@@ -119,9 +119,26 @@ class SequentialRecommender(Recommender):
         self.device = ctx.device if ctx.device is not None else torch.device("cpu")
         if self.p.checkpoint:
             return self._fit_from_checkpoint(Path(self.p.checkpoint).expanduser(), ctx)
-        torch.manual_seed(ctx.seed_for(self.name, "init") % (2**63))
-        self.net = self._build_net(self.n_items, self.param_values).to(self.device)
+        self.net = self.draw_net(self.n_items, ctx.seed_for(*self.init_labels())).to(self.device)
         return train_sequential(self, split, ctx)
+
+    def init_labels(self) -> tuple[str, ...]:
+        """The labels of the seed ``fit`` draws the weights under: ``(name, "init")``."""
+        return (self.name, "init")
+
+    def init_seed_labels(self) -> tuple[str, ...] | None:
+        return None if self.p.checkpoint else self.init_labels()
+
+    def draw_net(self, n_items: int, seed: int) -> "torch.nn.Module":
+        """A new net for ``n_items`` items, its weights drawn under ``seed`` (on the CPU).
+
+        Seeds torch's global generator, as ``fit`` always has; a caller that
+        must leave the global stream alone wraps it in ``torch.random.fork_rng``.
+        """
+        import torch
+
+        torch.manual_seed(seed % (2**63))
+        return self._build_net(n_items, self.param_values)
 
     def _fit_from_checkpoint(self, path: Path, ctx: "RunContext") -> dict[str, float]:
         if not path.is_file():
