@@ -188,8 +188,7 @@ def test_surrogate_init_differs_from_victim_init(world):
     _, split, victim = world
     rec = SASRec(max_len=20)
     vctx = RunContext(seed=1, device=torch.device("cpu"))
-    torch.manual_seed(vctx.seed_for(rec.name, "init") % (2**63))  # exactly what SequentialRecommender.fit does
-    v_net = rec._build_net(victim.n_items, rec.param_values)
+    v_net = rec.draw_net(victim.n_items, vctx.seed_for(*rec.init_labels()))  # as SequentialRecommender.fit draws it
     actx = _actx(split, victim, seed=1)  # even with the same cell seed number
     a = build_surrogate("same", actx, victim.n_items)
     b = build_surrogate("same", actx, victim.n_items)

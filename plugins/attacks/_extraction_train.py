@@ -83,7 +83,9 @@ def surrogate_seed(ctx: "AttackContext", init: str = "independent") -> int:
             raise ValueError("surrogate_init='reference': the victim's run has no init seed "
                              "(its weights were loaded or not drawn from a seed)")
         return int(ctx.victim_init_seed)
-    raise ValueError(f"unknown surrogate_init {init!r}; expected 'independent' or 'reference'")
+    from .extraction import SURROGATE_INITS
+
+    raise ValueError(f"unknown surrogate_init {init!r}; expected one of {SURROGATE_INITS}")
 
 
 def build_surrogate(arch: str, ctx: "AttackContext", n_items: int, init: str = "independent") -> "SequentialRecommender":
