@@ -19,7 +19,7 @@ from recsec.storage import repository as repo
 from recsec.storage.db import VERSION_TABLE, Storage, StorageError, migrations_dir, normalize_url
 from recsec.storage.models import Artifact, Base, Cell, Metric, Run, Trial
 
-RECSEC_TABLES = {"recsec_runs", "recsec_cells", "recsec_metrics", "recsec_trials", "recsec_artifacts"}
+RECSEC_TABLES = {"recsec_runs", "recsec_cells", "recsec_metrics", "recsec_trials", "recsec_artifacts", "recsec_cell_events"}
 
 
 def ident(n: int = 1, *, benchmark: str = "bench", seed: int = 0) -> repo.CellIdentity:
@@ -49,15 +49,37 @@ def test_upgrade_from_empty_database_to_head(db_url: str) -> None:
         assert store.current_revision() is None
         assert not store.is_up_to_date()
         store.upgrade()
-        assert store.current_revision() == store.head_revision() == "0001"
+        assert store.current_revision() == store.head_revision() == "0002"
         assert store.is_up_to_date()
         tables = set(inspect(store.engine).get_table_names())
         assert tables == RECSEC_TABLES | {VERSION_TABLE}
 
         store.upgrade()  # already at head: nothing happens
         store.ensure_schema()
-        assert store.current_revision() == "0001"
+        assert store.current_revision() == "0002"
         assert set(inspect(store.engine).get_table_names()) == tables
+    finally:
+        store.dispose()
+
+
+def test_a_database_written_before_judged_cells_still_opens(db_url: str) -> None:
+    """A 0001 database with a finished cell upgrades in place; the cell keeps its metrics."""
+    from sqlalchemy import text
+
+    store = Storage(db_url)
+    try:
+        store.upgrade("0001")
+        with store.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO recsec_cells (config_hash, benchmark, dataset, recommender, attack, defense, seed, "
+                "config, status, metrics, timings, versions, hardware, created_at, updated_at) VALUES "
+                "('h1', 'b', 'd', 'r', 'a', 'none', 0, '{}', 'done', '{\"attack.auc\": 0.9}', '{}', '{}', '{}', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        store.upgrade()
+        with store.transaction() as s:
+            cell = repo.get_cell(s, "h1")
+            assert cell.status == "done" and cell.metrics == {"attack.auc": 0.9}
+            assert cell.diagnostics == {} and cell.curves == {} and cell.computations == 0
     finally:
         store.dispose()
 

@@ -79,11 +79,39 @@ class Cell(Base):
     n_trials: Mapped[int | None] = mapped_column(Integer, nullable=True)
     study_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("recsec_runs.id"), nullable=True)
+    #: What components report about themselves (``diag.*``), kept apart from the judged ``metrics``.
+    diagnostics: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    #: Content fingerprint of the dataset the cell ran on (source files and preprocessing).
+    data_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: A failed recompute (``--force``) recorded beside the result it did not replace.
+    last_failure: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: Training curves (victim, surrogate, ...): name -> list of per-epoch rows.
+    curves: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The worker holding the cell's claim and until when (heartbeats extend it); a claim whose
+    #: lease expired belongs to a dead worker and may be taken over.
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: How many times the cell was computed (claimed and run to an outcome) over its history.
+    computations: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     metric_rows: Mapped[list["Metric"]] = relationship(back_populates="cell", cascade="all, delete-orphan")
     trials: Mapped[list["Trial"]] = relationship(back_populates="cell", cascade="all, delete-orphan", order_by="Trial.number")
+
+
+class CellEvent(Base):
+    """One step in a cell's history: claimed, done, failed, skipped, interrupted, lost, ..."""
+
+    __tablename__ = "recsec_cell_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cell_id: Mapped[int] = mapped_column(ForeignKey("recsec_cells.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("recsec_runs.id"), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    event: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Metric(Base):
