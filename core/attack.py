@@ -1,14 +1,16 @@
 """The attack contract.
 
-Metric names stored per cell (flat, dotted; the runner adds the prefixes):
-- ``attack.<m>``: what ``Attack.run`` returns (e.g. ``attack.auc``, ``attack.agr@10``);
-- ``defense.<m>``: what ``Defense.metrics`` returns (detector AUROC, refusals);
-- ``utility.<m>``: the undefended victim on ``split.test`` (``utility.ndcg@10``, ``utility.hr@10``);
-- ``defended.<m>``: the same users served through the defended black-box API.
+An attack declares
 
-An attack defines its experimental protocol (how the data is split between
-the victim and the attacker: ``split``), how the victim is served to it
-(``serving``), and runs against the victim through a ``BlackBoxAPI`` only.
+- ``protocol()``: how the data is divided between the victim and the attacker
+  (``recsec.protocols``; default leave-one-out);
+- ``threat_model()``: what it knows beyond the black box (``recsec.threat.ThreatModel``);
+- ``serving()``: how the service answers it (list length, cold-start rule, budget);
+- ``output``: the type of what ``run`` returns (``recsec.outputs``), which names the judge.
+
+``run(api, ctx)`` attacks through the ``BlackBoxAPI`` with ``ctx.knowledge`` (exactly what
+the threat model grants) and returns the output; recsec's judges score it against the
+truth it never sees. Metric names: ``recsec.judges.names``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .component import Component
-from .data import Interactions, Split, leave_one_out
+from .outputs import AttackOutput
+from .protocols import LeaveOneOut, Protocol
+from .threat import Serving, ThreatModel
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-
     from .blackbox import BlackBoxAPI
     from .context import AttackContext
 
@@ -29,16 +31,20 @@ class Attack(Component):
     """Base class of every attack.
 
     Class attributes:
+        output: the ``AttackOutput`` subclass ``run`` returns.
         families: recommender families the attack applies to; ``skip`` uses it.
-        metric_directions: metric name -> True when higher is better for the
-            attacker; the runner tunes in that direction.
     """
 
     kind: ClassVar[str] = "attack"
-    #: The metric the leaderboard ranks by and ``[tune]`` optimises by default.
-    primary_metric: ClassVar[str] = ""
+    output: ClassVar[type[AttackOutput]] = AttackOutput
     families: ClassVar[tuple[str, ...]] = ("general", "sequential")
-    metric_directions: ClassVar[dict[str, bool]] = {}
+
+    @property
+    def primary_metric(self) -> str:
+        """The judged metric leaderboards rank this attack by (from its output's threat)."""
+        from .judges.names import PRIMARY
+
+        return PRIMARY.get(self.output.threat, "")
 
     def skip(self, **context: Any) -> str | None:
         rec = context.get("recommender")
@@ -46,23 +52,18 @@ class Attack(Component):
             return f"{self.name} attacks {'/'.join(self.families)} recommenders, not {rec.family} ({rec.name})"
         return None
 
-    def split(self, data: Interactions, rng: "np.random.Generator") -> Split:
-        """The protocol: what the victim trains on. Default: leave-one-out by time.
+    def protocol(self) -> Protocol:
+        """The data protocol the victim is trained under; victims are cached by its key."""
+        return LeaveOneOut()
 
-        Override when the attack needs its own partition (membership inference
-        needs disjoint shadow and target users). The returned ``Split.key`` must
-        change whenever the partition would, since victims are cached by it.
-        """
-        return leave_one_out(data)
+    def threat_model(self) -> ThreatModel:
+        """What the attack knows beyond the black box; the default: nothing but the catalogue size."""
+        return ThreatModel()
 
-    def split_key(self) -> str:
-        """Stable name of ``split``'s protocol, part of the victim cache key."""
-        return "loo"
+    def serving(self) -> Serving:
+        """How the black box answers this attack (``k`` None: the spec's)."""
+        return Serving()
 
-    def serving(self) -> dict[str, Any]:
-        """Keyword arguments for the BlackBoxAPI (``k``, ``cold_start``, ``budget``)."""
-        return {}
-
-    def run(self, api: "BlackBoxAPI", ctx: "AttackContext") -> dict[str, float]:
-        """Run the attack and return its metrics (names in ``metric_directions``)."""
+    def run(self, api: "BlackBoxAPI", ctx: "AttackContext") -> AttackOutput:
+        """Attack through ``api`` with ``ctx.knowledge``; return an instance of ``output``."""
         raise NotImplementedError

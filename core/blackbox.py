@@ -1,35 +1,54 @@
 """The black-box API: the only view an attacker has of a victim.
 
-It answers top-k item lists (ids only, no scores), counts every query,
-enforces the budget exactly, applies the defense, and keeps a query log that
-detectors and the evaluator read afterwards.
+It answers top-k item lists (ids only, no scores), counts every query, enforces the
+budget exactly, applies the defense, checks every list a recommender or defense
+returns (``recsec.validation``) and keeps a query log that the judges read afterwards.
+Only the arena builds one (``Arena.serve``); an API serves one kind of account, so an
+attacker can name sybil accounts but never pass for the evaluator.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import BudgetExhausted
 from .queries import Queries
+from .validation import check_flags, check_lists
 
 if TYPE_CHECKING:  # pragma: no cover
     from .defense import Defense
     from .recommender import Recommender
+    from .threat import Serving
 
-#: Account name used by the runner to measure the defended victim's utility;
-#: its queries never count against the attacker's budget.
-EVALUATOR = "evaluator"
+
+class AccountKind(str, Enum):
+    """Who sends a query: the attacker (budgeted), the arena's evaluator measuring utility
+    for the test users, an attacker's simulation of the service (shadow), or a benign user."""
+
+    ATTACKER = "attacker"
+    EVALUATOR = "evaluator"
+    SHADOW = "shadow"
+    BENIGN = "benign"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A typed account: defenses compare ``kind``, never account-name strings."""
+
+    kind: AccountKind
+    name: str
 
 
 @dataclass
 class QueryRecord:
     """One answered query."""
 
-    account: str
+    account: Account
     history: np.ndarray
     answer: np.ndarray
     time: float
@@ -41,62 +60,55 @@ class QueryLog:
     """Every query the API answered, in order."""
 
     records: list[QueryRecord] = field(default_factory=list)
-    keep_answers: bool = True
 
-    def by_account(self, account: str) -> list[QueryRecord]:
-        return [r for r in self.records if r.account == account]
+    def of_kind(self, kind: AccountKind) -> list[QueryRecord]:
+        return [r for r in self.records if r.account.kind is kind]
 
     def __len__(self) -> int:
         return len(self.records)
 
 
 class BlackBoxAPI:
-    """Top-k access to a (possibly defended) recommender.
+    """Top-k access to a (possibly defended) recommender, for accounts of one ``kind``.
 
     Args:
         victim: the trained recommender.
-        k: list length returned (methods.md section 3: 100).
-        budget: maximum number of attacker queries (None = unlimited). A batch
-            that would exceed it raises ``BudgetExhausted`` before anything is
-            answered, so the count is exact.
+        serving: list length, cold-start and history rules, budget (``recsec.threat.Serving``;
+            its ``k`` must be set). The budget counts attacker queries only, and a batch that
+            would exceed it raises ``BudgetExhausted`` before anything is answered.
+        kind: the kind of every account this API serves.
         defense: applied to every answer (and told about every query).
-        cold_start: how users without per-user state are served:
-            ``"model"`` (the model scores their history: fold-in) or
-            ``"popular"`` (the most-popular list, the usual fallback).
-        popular: item ids by popularity in the training data (for ``"popular"``).
-        exclude_history: never recommend what the query's history contains.
+        popular: item ids by popularity in the training data (for ``cold_start="popular"``).
+        rng: the defense's random stream.
         log_queries: keep a QueryLog (histories and answers).
     """
 
-    def __init__(
-        self,
-        victim: "Recommender",
-        *,
-        k: int = 100,
-        budget: int | None = None,
-        defense: "Defense | None" = None,
-        cold_start: str = "model",
-        popular: np.ndarray | None = None,
-        exclude_history: bool = True,
-        log_queries: bool = True,
-        rng: np.random.Generator | None = None,
-    ) -> None:
-        if cold_start not in ("model", "popular"):
-            raise ValueError(f"cold_start must be 'model' or 'popular', not {cold_start!r}")
-        if cold_start == "popular" and popular is None:
+    def __init__(self, victim: "Recommender", serving: "Serving", *, kind: AccountKind = AccountKind.ATTACKER,
+                 defense: "Defense | None" = None, popular: np.ndarray | None = None,
+                 rng: np.random.Generator | None = None, log_queries: bool = True) -> None:
+        if serving.k is None:
+            raise ValueError("BlackBoxAPI needs serving.k")
+        if serving.cold_start == "popular" and popular is None:
             raise ValueError("cold_start='popular' needs the popularity ranking")
         self._victim = victim
-        self.k = min(int(k), victim.n_items)
-        self.budget = budget
-        self.defense = defense
-        self.cold_start = cold_start
+        self._defense = defense
+        self._serving = serving
+        self.kind = kind
+        self.k = min(int(serving.k), victim.n_items)
+        self.budget = serving.budget if kind is AccountKind.ATTACKER else None
+        self.cold_start = serving.cold_start
+        self.exclude_history = serving.exclude_history
         self._popular = None if popular is None else np.asarray(popular[: self.k], dtype=np.int64)
-        self.exclude_history = exclude_history
         self.log = QueryLog()
         self._log_queries = log_queries
-        self.queries_used = 0  # attacker (non-evaluator) queries
+        self.queries_used = 0  # every query this API answered (the budget counts them for the attacker)
         self.queries_by_account: dict[str, int] = {}
-        self.rng = rng or np.random.default_rng(0)
+        self._rng = rng or np.random.default_rng(0)
+
+    @property
+    def serving(self) -> "Serving":
+        """How this API answers (public: list length, cold-start and history rules, budget)."""
+        return self._serving
 
     @property
     def n_items(self) -> int:
@@ -107,43 +119,39 @@ class BlackBoxAPI:
     def remaining(self) -> int | None:
         return None if self.budget is None else self.budget - self.queries_used
 
-    def query(
-        self,
-        histories: "Queries | list",
-        users: np.ndarray | None = None,
-        account: str = "attacker",
-    ) -> np.ndarray:
-        """Answer a batch of requests: int64 (B, k) item ids, best first.
+    def query(self, histories: "Queries | list", users: np.ndarray | None = None, account: str | None = None) -> np.ndarray:
+        """Answer a batch of requests: int64 (B, K) item ids, best first (a defense may shorten
+        lists: -1 pads them). ``account`` names the account within this API's kind.
 
         Raises ``BudgetExhausted`` if the batch does not fit in the remaining budget.
         """
         q = histories if isinstance(histories, Queries) else Queries.of(histories, users)
         n = len(q)
-        counted = account != EVALUATOR
-        if counted and self.budget is not None and self.queries_used + n > self.budget:
-            raise BudgetExhausted(
-                f"query budget of {self.budget} reached: {self.queries_used} used, batch of {n} refused"
-            )
+        who = Account(self.kind, account or self.kind.value)
+        if self.budget is not None and self.queries_used + n > self.budget:
+            raise BudgetExhausted(f"query budget of {self.budget} reached: {self.queries_used} used, batch of {n} refused")
         personalised = self._personalised(q)
-        if personalised.all():
-            answers = self._victim.topk(q, self.k, exclude_history=self.exclude_history)
-        else:  # score only the rows the model personalises; the rest get the popular list
-            answers = np.empty((n, self.k), dtype=np.int64)
+        answers = np.empty((n, self.k), dtype=np.int64)
+        if not personalised.all():
             answers[~personalised] = self._popular
-            idx = np.flatnonzero(personalised)
-            if len(idx):
-                sub = Queries([q.histories[i] for i in idx], q.user_ids()[idx])
-                answers[idx] = self._victim.topk(sub, self.k, exclude_history=self.exclude_history)
+        idx = np.flatnonzero(personalised)
+        if len(idx):
+            sub = q if len(idx) == n else Queries([q.histories[i] for i in idx], q.user_ids()[idx])
+            lists = self._victim.topk(sub, self.k, exclude_history=self.exclude_history)
+            answers[idx] = check_lists(lists, sub, self.n_items, f"recommender {self._victim.name!r}: topk()",
+                                       k=self.k, exact=True, exclude_history=self.exclude_history)
         flagged = np.zeros(n, dtype=bool)
-        if self.defense is not None:
-            answers, flagged = self.defense.answer(q, answers, personalised, account, self.rng)
-        if counted:
-            self.queries_used += n
-        self.queries_by_account[account] = self.queries_by_account.get(account, 0) + n
+        if self._defense is not None:
+            who_d = f"defense {self._defense.name!r}: answer()"
+            out, flagged = self._defense.answer(q, answers, personalised, who, self._rng)
+            flagged = check_flags(flagged, n, who_d)
+            answers = check_lists(out, q, self.n_items, who_d, k=self.k, exact=not self._defense.shortens_lists,
+                                  exclude_history=self.exclude_history, allowed_history=answers)
+        self.queries_used += n
+        self.queries_by_account[who.name] = self.queries_by_account.get(who.name, 0) + n
         if self._log_queries:
             now = time.time()
-            for i in range(n):
-                self.log.records.append(QueryRecord(account, q.histories[i], answers[i], now, bool(flagged[i])))
+            self.log.records.extend(QueryRecord(who, q.histories[i], answers[i], now, bool(flagged[i])) for i in range(n))
         return answers
 
     def _personalised(self, q: Queries) -> np.ndarray:

@@ -7,9 +7,11 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+from .arena import JudgeSettings
+
 if TYPE_CHECKING:  # pragma: no cover
     from .attack import Attack
-    from .dataset import Dataset
+    from .dataset import DataContext, Dataset
     from .defense import Defense
     from .recommender import Recommender
     from .registry import Registry
@@ -34,19 +36,25 @@ class Cell:
     seed: int
     k: int
     tune: dict[str, Any] | None = None
+    judge: "JudgeSettings | None" = None
+    #: ``Dataset.fingerprint``: the content of the data (files read, preprocessing, loader
+    #: version); set by ``plan`` when given a DataContext, None until then.
+    data_fingerprint: str | None = None
 
     @property
     def config(self) -> dict[str, Any]:
-        """Identities (name, version, parameters) of everything that determines the result."""
+        """Identities (name, version, parameters) of everything that determines the result, the data's content included."""
         return {
             "benchmark": self.benchmark,
             "dataset": self.dataset.identity(),
+            "data_fingerprint": self.data_fingerprint,
             "recommender": self.recommender.identity(),
             "attack": self.attack.identity(),
             "defense": self.defense.identity(),
             "seed": self.seed,
             "k": self.k,
             "tune": self.tune,
+            "judge": (self.judge or JudgeSettings()).identity(),
         }
 
     @property
@@ -57,8 +65,9 @@ class Cell:
         return stable_hash(
             {
                 "dataset": self.dataset.identity(),
+                "data": self.data_fingerprint,  # a victim is never reused across different data
                 "recommender": recommender,
-                "split": self.attack.split_key(),
+                "split": self.attack.protocol().key,
                 "training_defense": self.defense.identity() if self.defense.trains_victim else None,
                 "seed": self.seed,
             }
@@ -69,15 +78,18 @@ class Cell:
         """Cells with the same victim key share one trained victim.
 
         The defense enters only when it changes training (``trains_victim``);
-        the attack only through its data protocol (``split_key``).
+        the attack only through its data protocol (``Attack.protocol().key``).
         """
         return self._victim_identity(self.recommender.identity())
 
     @property
     def training_key(self) -> str:
-        """The victim key without the recommender's ``stopping_params``: names the folder of its
-        resumable training state, so raising ``max_epochs`` in a spec continues a stored run."""
-        return self._victim_identity(self.recommender.training_identity())
+        """The victim key without the recommender's stopping parameters (``Param(stopping=True)``):
+        names the folder of its resumable training state, so raising ``max_epochs`` in a spec
+        continues a stored run."""
+        ident = self.recommender.identity()
+        ident["params"] = {k: v for k, v in ident["params"].items() if not self.recommender.params[k].stopping}
+        return self._victim_identity(ident)
 
     @property
     def label(self) -> str:
@@ -89,8 +101,15 @@ class Cell:
     def skip_reason(self) -> str | None:
         """The first reason any component gives for not applying to this combination."""
         ctx = {"dataset": self.dataset, "recommender": self.recommender, "attack": self.attack, "defense": self.defense}
+        from .errors import RecsecError, raised_in
+
         for comp in (self.dataset, self.recommender, self.attack, self.defense):
-            reason = comp.skip(**ctx)
+            try:
+                reason = comp.skip(**ctx)
+            except (KeyboardInterrupt, RecsecError):
+                raise
+            except BaseException as exc:  # SystemExit too: a plugin never ends the run
+                raise raised_in(f"{comp.kind} {comp.name!r}: skip()", exc) from exc
             if reason:
                 return reason
         return None
@@ -101,7 +120,7 @@ def expand(spec: "Spec") -> Iterator[Cell]:
     c = spec.components
     tune = spec.tune.identity() if spec.tune else None
     cells = [
-        Cell(spec.name, d, r, a, f, s, spec.k, tune)
+        Cell(spec.name, d, r, a, f, s, spec.k, tune, spec.judge)
         for d in c["dataset"]
         for r in c["recommender"]
         for s in spec.seeds
@@ -164,10 +183,49 @@ def select(cells: list[Cell], only: dict[str, frozenset[str]] | None) -> list[Ce
     return [cell for cell in cells if all(value(cell, f) in vals for f, vals in only.items())]
 
 
-def plan(spec: "Spec", only: dict[str, frozenset[str]] | None = None, part: tuple[int, int] | None = None) -> list[Cell]:
-    """The cells one worker runs: the spec's cells, ``select``-ed by ``only``, then shard ``part`` = (I, N)."""
+def plan(
+    spec: "Spec",
+    only: dict[str, frozenset[str]] | None = None,
+    part: tuple[int, int] | None = None,
+    data: "DataContext | None" = None,
+) -> list[Cell]:
+    """The cells one worker runs: the spec's cells, ``select``-ed by ``only``, then shard ``part`` = (I, N).
+
+    Given ``data``, every cell gets its dataset's fingerprint (``fingerprint_cells``) before its
+    keys are used; only the datasets of the selected cells are fingerprinted.
+    """
     cells = select(list(expand(spec)), only)
+    if data is not None:
+        fingerprint_cells(cells, data)
     return cells if part is None else shard(cells, *part)
+
+
+def fingerprint_cells(cells: list[Cell], data: "DataContext", missing_ok: bool = False) -> dict[str, str]:
+    """Set ``data_fingerprint`` on ``cells``, computing it once per dataset instance (no data is loaded).
+
+    Returns ``{dataset instance name: error}`` for the datasets whose files are missing when
+    ``missing_ok`` (their cells keep None); otherwise a missing file raises DataUnavailableError.
+    """
+    from .dataset import dataset_error
+    from .errors import DataUnavailableError, RecsecError
+
+    known: dict[int, str | None] = {}
+    missing: dict[str, str] = {}
+    for cell in cells:
+        d = cell.dataset
+        if id(d) not in known:
+            try:
+                known[id(d)] = d.fingerprint(data)
+            except DataUnavailableError as exc:
+                if not missing_ok:
+                    raise
+                known[id(d)], missing[d.instance_name] = None, str(exc)
+            except RecsecError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a plugin's fingerprint may raise anything
+                raise dataset_error(d, exc) from exc
+        cell.data_fingerprint = known[id(d)]
+    return missing
 
 
 def parse_shard(text: str) -> tuple[int, int]:

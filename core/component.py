@@ -20,13 +20,15 @@ class Component:
     name: ClassVar[str] = ""
     version: ClassVar[str] = "1"
     params: ClassVar[dict[str, Param]] = {}
-    #: Where the component comes from; filled in by the registry (plugin name, distribution version).
+    #: Where the component comes from; filled in by the registry: the plugin (entry point) that
+    #: registered it, its distribution and the distribution's version.
     plugin: ClassVar[str] = ""
     plugin_version: ClassVar[str] = ""
+    distribution: ClassVar[str] = ""
 
     def __init__(self, **given: Any) -> None:
         self._paramset = ParamSet.build(f"{self.kind} {self.name!r}", self.params, given)
-        self.p = _Values(self._paramset.values)
+        self.p = Values(self._paramset.values)
 
     @property
     def instance_name(self) -> str:
@@ -43,8 +45,19 @@ class Component:
         return dict(self._paramset.given)
 
     def identity(self) -> dict[str, Any]:
-        """What identifies this instance in a result's configuration hash."""
-        return {"name": self.name, "version": self.version, "params": self.param_values}
+        """What identifies this instance in a result's configuration hash.
+
+        The registering distribution and its version are part of it: a third-party
+        class that took a built-in's name, or a new release of the package that
+        ships a component, never reuses results computed by other code.
+        """
+        return {
+            "name": self.name,
+            "version": self.version,
+            "distribution": self.distribution or self.plugin,
+            "distribution_version": self.plugin_version,
+            "params": self.param_values,
+        }
 
     def skip(self, **context: Any) -> str | None:
         """Return a reason when this component does not apply to ``context``, else None.
@@ -62,6 +75,7 @@ class Component:
             "version": cls.version,
             "plugin": cls.plugin,
             "plugin_version": cls.plugin_version,
+            "distribution": cls.distribution,
             "doc": (cls.__doc__ or "").strip().split("\n\n")[0],
             "params": {k: p.describe() for k, p in cls.params.items()},
         }
@@ -70,8 +84,9 @@ class Component:
         return f"<{self.kind} {self.instance_name}>"
 
 
-class _Values(dict):
-    """Parameter values readable as attributes (``self.p.lr``)."""
+class Values(dict):
+    """A component's parameter values, readable as attributes (``self.p.lr``): what its
+    implementation functions take, so parameters are declared once (the ``params`` dict)."""
 
     def __getattr__(self, key: str) -> Any:
         try:

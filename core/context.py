@@ -1,10 +1,10 @@
-"""What the runner hands to components while a cell runs."""
+"""What the arena hands to components while a cell runs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -13,8 +13,7 @@ from .seeding import derive_seed
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from .data import Split
-    from .recommender import Recommender
+    from .threat import Knowledge
 
 
 @dataclass
@@ -22,10 +21,12 @@ class RunContext:
     """Shared by every call a component receives during one cell.
 
     Attributes:
-        seed: the cell's seed; derive streams with ``ctx.rng("label")``.
+        seed: the seed of the component's stream (``recsec.streams``); derive sub-streams
+            with ``ctx.rng("label")`` / ``ctx.seed_for("label")``.
         device: torch device to compute on.
         progress: show progress bars (off in tests and when not a terminal).
-        work_dir: where a component may write artifacts (checkpoints, caches).
+        work_dir: where a component may keep resumable state (one folder per victim
+            training trajectory).
         log: one-line status messages (shown above progress bars).
 
     Creating one on the CPU switches on torch's deterministic kernels for the process.
@@ -46,7 +47,7 @@ class RunContext:
             use_deterministic_kernels(self.device)
 
     def rng(self, *labels: object) -> np.random.Generator:
-        """A numpy generator for the stream ``labels`` of this cell."""
+        """A numpy generator for the stream ``labels`` of this context."""
         return np.random.default_rng(derive_seed(self.seed, *labels))
 
     def seed_for(self, *labels: object) -> int:
@@ -62,30 +63,6 @@ class RunContext:
 
 @dataclass
 class AttackContext(RunContext):
-    """A RunContext plus what the threat model lets the attack know.
+    """A RunContext plus exactly what the attack's threat model grants (``knowledge``)."""
 
-    Attributes:
-        split: the victim's split. Attacks take only what their threat model
-            grants from it (each attack's docstring says what), and use its
-            ground truth only to score themselves.
-        n_items: catalogue size (item ids are 0..n_items-1).
-        victim_factory: builds an untrained recommender of the victim's type and
-            parameters (the "attacker knows the algorithm" assumption of shadow
-            training); never the victim's weights.
-        reference_topk: ``(queries, k) -> int64 (B, k)``: the undefended
-            victim's true lists, outside the budget and the defense. For scoring
-            only (agreement of a stolen model with the real one); an attack must
-            never learn from it.
-        victim_init_seed: the seed the victim's run drew its first network
-            under (``Defense.init_seed_labels``), or None. Only for an attack
-            that reproduces the reference code's fault of seeding the
-            surrogate with it (``surrogate_init = "reference"``); never weights.
-        extras: anything else the runner provides (documented where used).
-    """
-
-    split: "Split | None" = None
-    n_items: int = 0
-    victim_factory: "Callable[[], Recommender] | None" = None
-    reference_topk: "Callable[[Any, int], Any] | None" = None
-    victim_init_seed: int | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    knowledge: "Knowledge | None" = None

@@ -17,13 +17,13 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from .data import Interactions
-from .dataset import sha256_file
 
 log = logging.getLogger("recsec.datacache")
 
@@ -55,11 +55,22 @@ def cache_key(name: str, version: str, sources: dict[str, str], params: dict[str
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+#: Digests already known in this process (planning a spec asks for each file once per worker).
+_SEEN: dict[str, str] = {}
+
+
 def file_sha256(path: Path, cache_root: Path | None = None) -> str:
-    """sha256 of ``path``, memoised by (resolved path, size, mtime_ns) under ``cache_root``."""
+    """sha256 of ``path``, memoised by (resolved path, size, mtime_ns) in this process and under ``cache_root``."""
     path = Path(path)
     st = path.stat()
     memo_key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    if memo_key in _SEEN:
+        return _SEEN[memo_key]
+    _SEEN[memo_key] = digest = _file_sha256(path, memo_key, cache_root)
+    return digest
+
+
+def _file_sha256(path: Path, memo_key: str, cache_root: Path | None) -> str:
     memo_file = cache_dir_for(cache_root) / "digests.json" if cache_root is not None else None
     memo: dict[str, str] = {}
     if memo_file is not None and memo_file.exists():
@@ -130,7 +141,7 @@ def cached_interactions(
     if path.exists():
         try:
             return load_interactions(path), True
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # a damaged entry is rebuilt
             log.warning("ignoring unreadable dataset cache %s: %s", path, exc)
     data = build()
     try:
@@ -150,3 +161,11 @@ def _atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,17 +1,20 @@
 """The defense contract: training-time, output-time and detection defenses.
 
-A defense may act at three points; each has a no-op default, so a defense
-overrides only what it does:
+A defense may act at three points; each has a no-op default, so a defense overrides
+only what it does:
 
-1. ``train_victim`` replaces the victim's training (e.g. GRO). Set
-   ``trains_victim = True`` so the victim cache key includes the defense.
-2. ``prepare`` runs once after training, before any query (fit a detector,
-   read the popularity ranking).
-3. ``answer`` sees every batch of queries with the victim's lists and returns
-   the lists to send (perturbed, truncated, refused) plus a flag per query.
+1. ``train_victim`` replaces the victim's training (e.g. GRO). Set ``trains_victim = True``
+   so the victim's cache key includes the defense.
+2. ``prepare`` runs once after training, before any query (read the popularity ranking,
+   fit a detector).
+3. ``answer`` sees every batch of queries with the victim's lists and returns the lists
+   to send (perturbed, truncated, refused) plus a flag per query. Lists keep their
+   length unless the class sets ``shortens_lists`` (then rows may end in -1 padding);
+   they hold distinct items and, when the service excludes history, no item of the
+   query's history the victim's own list did not hold (the black box checks this).
 
-``metrics`` is called after the attack with the API's query log, for
-detection scores (AUROC per query and per account, benign users refused).
+Query detectors subclass ``recsec.detection.QueryDetector``: the core's detection judge
+scores them against benign traffic. Defenses never score themselves.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from .component import Component
 from .queries import Queries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .blackbox import QueryLog
+    from .blackbox import Account
     from .context import RunContext
     from .data import Split
-    from .recommender import Recommender
+    from .recommender import Recommender, TrainReport
 
 
 class Defense(Component):
@@ -35,21 +38,12 @@ class Defense(Component):
 
     kind: ClassVar[str] = "defense"
     trains_victim: ClassVar[bool] = False
-    #: metric name -> True when higher is better (for tuning and leaderboards).
-    metric_directions: ClassVar[dict[str, bool]] = {}
+    #: ``answer`` may return fewer than K items per list (right-padded with -1, or narrower).
+    shortens_lists: ClassVar[bool] = False
 
-    def train_victim(self, recommender: "Recommender", split: "Split", ctx: "RunContext") -> dict[str, float]:
+    def train_victim(self, recommender: "Recommender", split: "Split", ctx: "RunContext") -> "TrainReport | dict[str, float]":
         """Train ``recommender`` on ``split``; training-time defenses override this."""
         return recommender.fit(split, ctx)
-
-    def init_seed_labels(self, recommender: "Recommender") -> tuple[str, ...] | None:
-        """The labels of the seed of the first network ``train_victim`` draws for ``recommender``.
-
-        Called by the runner before an attack (see ``Recommender.init_seed_labels``);
-        a training-time defense that draws another network first overrides it.
-        Returns the recommender's own labels by default.
-        """
-        return recommender.init_seed_labels()
 
     def prepare(self, victim: "Recommender", split: "Split", ctx: "RunContext") -> None:
         """Called once after training and before the first query."""
@@ -59,7 +53,7 @@ class Defense(Component):
         queries: Queries,
         lists: np.ndarray,
         personalised: np.ndarray,
-        account: str,
+        account: "Account",
         rng: np.random.Generator,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return the lists to send for ``queries`` and a bool flag per query.
@@ -68,13 +62,17 @@ class Defense(Component):
             queries: the batch (B requests).
             lists: int64 (B, K) the victim's top-K, best first.
             personalised: bool (B,) False where the list is the cold-start fallback.
-            account: who asked (``"evaluator"`` for the runner's utility check).
+            account: who asked (``account.kind``: attacker, evaluator, shadow or benign).
             rng: the API's random stream (seeded from the cell).
         Returns:
-            (lists to send, int64 (B, K') with K' <= K; flags, bool (B,)).
+            (lists to send, int64 (B, K) (or (B, K') with K' <= K when ``shortens_lists``);
+            flags, bool (B,)).
         """
         return lists, np.zeros(len(queries), dtype=bool)
 
-    def metrics(self, log: "QueryLog", ctx: "RunContext") -> dict[str, float]:
-        """Defense-side metrics after the attack (detectors report AUROC etc. here)."""
-        return {}
+
+class Undefended(Defense):
+    """No defense: what an arena serves through when it is given none (the registered ``none``
+    defense behaves the same)."""
+
+    name = "none"

@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 
+def device_problem(name: str) -> str | None:
+    """Why ``name`` is not a device recsec knows (``auto``, ``cpu``, ``cuda``, ``cuda:N``), or None.
+
+    Only the spelling: whether the machine has that GPU is ``resolve_device``'s question.
+    """
+    if name in ("auto", "cpu", "cuda"):
+        return None
+    kind, sep, index = name.partition(":")
+    if kind == "cuda" and sep and index.isdigit() and index.isascii():
+        return None
+    return f"unknown device {name!r}: use auto, cpu, cuda or cuda:N"
+
+
 def resolve_device(name: str = "auto"):
-    """Return a ``torch.device`` for ``auto``, ``cpu`` or ``cuda``; error if cuda is asked for but absent."""
+    """Return a ``torch.device`` for ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    A device that is not there is a ``DeviceError`` (one line, before any cell runs).
+    """
     import torch
 
+    from .errors import DeviceError
+
+    if (problem := device_problem(name)) is not None:
+        raise DeviceError(problem)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was requested but torch reports no CUDA device")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {name!r} was requested but torch reports no CUDA device (use --device cpu)")
+        count = torch.cuda.device_count()
+        index = int(name.partition(":")[2] or 0)
+        if index >= count:
+            raise DeviceError(f"device {name!r} was requested but torch sees {count} GPU(s): cuda:0 to cuda:{count - 1}")
     return torch.device(name)
 
 

@@ -23,3 +23,23 @@ class BudgetExhausted(RecsecError):
 
 class RegistrationError(RecsecError):
     """A plugin tried to register an invalid or duplicate component."""
+
+
+class PluginOutputError(RecsecError):
+    """A component returned something that breaks its contract (wrong shape, ids out of range,
+    duplicates, non-finite numbers...); the message names the component, the method and the fault."""
+
+
+class DeviceError(RecsecError):
+    """The requested compute device is not a device name, or not present on this machine."""
+
+
+class PluginError(RecsecError):
+    """A component raised (or called ``sys.exit``) inside one of its methods; the message names
+    the component and the method, the original exception is chained as the cause."""
+
+
+def raised_in(who: str, exc: BaseException) -> PluginError:
+    """``exc`` raised by ``who`` (e.g. ``attack 'x': run()``) as one line naming it."""
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    return PluginError(f"{who}: {type(exc).__name__}{': ' + detail if detail else ''}")

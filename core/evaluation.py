@@ -6,6 +6,8 @@ Zhang et al., WSDM 2024), with the reference code's pitfalls removed:
 - ``mode="full"``: the target is ranked against every item of the catalogue;
   the items of the query's history are removed from the candidates, except
   the target itself (a repeated item stays rankable).
+- ``mode="unmasked"``: against every item, history included: the quantity the
+  GRO reference code reports (it ``argsort``s every item), not recsec's masked one.
 - ``mode="sampled"``: the target is ranked against ``n_negatives`` (100) items
   drawn uniformly, without replacement, from the items the user never
   interacted with (history, target and ``exclude``), i.e. 101 candidates.
@@ -40,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .data import Split
     from .recommender import Recommender
 
-MODES = ("full", "sampled")
+MODES = ("full", "sampled", "unmasked")
 #: Default seed of the sampled negatives (the runner passes its own).
 EVAL_SEED = 0
 
@@ -131,10 +133,10 @@ def target_ranks(
             dev = scores.device
             tgt = torch.as_tensor(targets[rows_], dtype=torch.long, device=dev)
             t = scores.gather(1, tgt[:, None])  # (B, 1)
-            if mode == "full":
+            if mode in ("full", "unmasked"):
                 ge = scores >= t  # (B, N)
                 rows, cols = q.history_mask_indices()
-                if len(rows):
+                if len(rows) and mode == "full":
                     ge[torch.as_tensor(rows, device=dev), torch.as_tensor(cols, device=dev)] = False
                 ge[torch.arange(b - a, device=dev), tgt] = False
             else:

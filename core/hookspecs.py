@@ -17,7 +17,9 @@ advertised through the ``recsec`` entry-point group::
 recsec's own datasets, recommenders, attacks and defenses are registered the
 same way (see ``recsec.plugins``). Every hook receives the ``Registry`` and
 returns nothing; a plugin that raises is reported by ``recsec plugins`` and
-the other plugins still load.
+the other plugins still load. A registration that is refused (no own
+``name``, a name a built-in or another plugin holds) is reported the same way
+and the rest of the hook still runs.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import ParameterError
+from .interval import Interval
+from .limits import control_character
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import optuna
@@ -36,6 +38,20 @@ class Param:
             it (the surrogate's init protocol, a reference-code fault): it
             keeps its choices for validation and can still be named in
             ``[tune] params``.
+        stopping: the parameter only decides when training stops (an epoch cap,
+            patience, a time limit), not what a training step does: it stays in
+            the result's identity but not in the key of resumable training
+            state, so a stopped run continues when rerun with a larger value.
+        valid: the values that make sense at all, as an interval such as
+            ``"[1, inf)"`` or ``"(0, 1]"``. When given, ``low``/``high`` and
+            ``choices`` are only the search space: a spec may set any value
+            in ``valid`` (a paper's 1,000 epochs when the search stops at 200).
+        search_only: without ``valid``, ``low``/``high`` and ``choices`` bound
+            the value (a spec outside them is an error); True makes them a
+            search space only and leaves the value unbounded.
+
+    A declaration whose default or search space falls outside its own bounds
+    raises ParameterError when the class is defined.
     """
 
     default: Any
@@ -46,6 +62,28 @@ class Param:
     log: bool = False
     type: type | None = None
     search: bool = True
+    stopping: bool = False
+    valid: str | None = None
+    search_only: bool = False
+    _valid: Interval | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A declaration error names the parameter by its default and help (the name is not known here).
+        me = f"Param({self.default!r}, {self.help[:40]!r})"
+        if self.valid is not None:
+            try:
+                object.__setattr__(self, "_valid", Interval.parse(self.valid))
+            except ValueError as exc:
+                raise ParameterError(f"{me}: {exc}") from None
+        bounds = self.bounds
+        if bounds is not None and self.low is not None and self.high is not None and not bounds.covers(self.low, self.high):
+            raise ParameterError(f"{me}: search range [{self.low}, {self.high}] leaves the valid range {bounds}")
+        if bounds is not None and self.choices is not None:
+            outside = [c for c in self.choices if c not in bounds]
+            if outside:
+                raise ParameterError(f"{me}: choices {outside} lie outside the valid range {bounds}")
+        if self.default is not None:
+            self._check_bounds(self.default, f"{me} default")
 
     @property
     def value_type(self) -> type:
@@ -65,6 +103,28 @@ class Param:
         """Whether an Optuna study searches it by default: a declared space and ``search``."""
         return self.has_space and self.search
 
+    @property
+    def space_is_bound(self) -> bool:
+        """Whether the declared choices / range also bound the value (not merely a search space)."""
+        return self.has_space and self.valid is None and not self.search_only
+
+    @property
+    def bounds(self) -> Interval | None:
+        """The numeric range a value must lie in (``valid``, else a bounding ``low``/``high``), or None."""
+        if self._valid is not None:
+            return self._valid
+        if self.space_is_bound and self.low is not None and self.high is not None:
+            return Interval.closed(self.low, self.high)
+        return None
+
+    def _check_bounds(self, value: Any, where: str) -> None:
+        if self.choices is not None and self.space_is_bound and value not in self.choices:
+            allowed = ", ".join(repr(c) for c in self.choices)
+            raise ParameterError(f"{where}: {value!r} is not one of {allowed}")
+        bounds = self.bounds
+        if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool) and value not in bounds:
+            raise ParameterError(f"{where}: {value!r} is out of range: must be in {bounds}")
+
     def coerce(self, value: Any, where: str) -> Any:
         """Check ``value`` against the declaration; ``where`` names the field in errors."""
         t = self.value_type
@@ -77,12 +137,11 @@ class Param:
                 raise ParameterError(f"{where}: expected true or false, got {value!r}")
             out = value
         elif t is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                if isinstance(value, float) and value.is_integer():
-                    value = int(value)
-                else:
-                    raise ParameterError(f"{where}: expected an integer, got {value!r}")
+            if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+                raise ParameterError(f"{where}: expected an integer, got {value!r}")
             out = int(value)
+            if not -(2**63) <= out < 2**63:  # numpy and torch hold 64-bit integers (1e300 is an integer float)
+                raise ParameterError(f"{where}: {value!r} does not fit a 64-bit integer")
         elif t is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ParameterError(f"{where}: expected a number, got {value!r}")
@@ -95,9 +154,9 @@ class Param:
             out = value
         else:
             out = value
-        if self.choices is not None and out not in self.choices:
-            allowed = ", ".join(repr(c) for c in self.choices)
-            raise ParameterError(f"{where}: {out!r} is not one of {allowed}")
+        if isinstance(out, str) and (bad := control_character(out)) is not None:
+            raise ParameterError(f"{where}: the value contains the control character {bad}")
+        self._check_bounds(out, where)
         return out
 
     def suggest(self, trial: "optuna.Trial", name: str) -> Any:
@@ -119,6 +178,10 @@ class Param:
             d["low"], d["high"], d["log"] = self.low, self.high, self.log
         if self.has_space and not self.search:
             d["search"] = False
+        if self.has_space and not self.space_is_bound:
+            d["search_only"] = True  # low/high/choices: the Optuna space, not a limit
+        if self.bounds is not None:
+            d["valid"] = str(self.bounds)
         return d
 
 

@@ -6,12 +6,14 @@ Shapes: B = batch of queries, N = catalogue size (``n_items``), K = list length.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .component import Component
+from .errors import PluginOutputError
 from .queries import Queries
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,6 +21,38 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .context import RunContext
     from .data import Split
+
+
+@dataclass
+class TrainReport:
+    """What training returns (``Recommender.fit``, ``Defense.train_victim``); the arena reads it.
+
+    Attributes:
+        stats: training statistics, stored as ``victim.<name>`` (epochs, times, losses).
+        init_seed: the seed the run drew its first weights under, when it drew them from
+            one (None for closed-form fits and loaded weights). Handed to an attack only
+            when its threat model reproduces the reference code's shared-seed fault.
+        curve: one row per epoch (``epoch``, ``loss``, validation metrics...), for reports.
+    """
+
+    stats: dict[str, float] = field(default_factory=dict)
+    init_seed: int | None = None
+    curve: list[dict[str, float]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, value: "TrainReport | dict[str, Any] | None", who: str) -> "TrainReport":
+        """A report from what a plugin returned: a TrainReport, a dict of statistics, or None."""
+        from .validation import check_numbers
+
+        if value is None:
+            return cls()
+        if isinstance(value, dict):
+            return cls(stats=check_numbers(value, who, finite=False))
+        if not isinstance(value, TrainReport):
+            raise PluginOutputError(f"{who}: return a TrainReport or a dict of statistics, not {type(value).__name__}")
+        if value.init_seed is not None and (isinstance(value.init_seed, bool) or not isinstance(value.init_seed, int)):
+            raise PluginOutputError(f"{who}: TrainReport.init_seed must be an int or None")
+        return cls(check_numbers(value.stats, who, finite=False), value.init_seed, list(value.curve))
 
 
 class Recommender(Component):
@@ -31,42 +65,24 @@ class Recommender(Component):
         family: ``"general"`` (user-id based, e.g. matrix factorisation) or
             ``"sequential"`` (scores from the item history alone). Attacks and
             defenses use it in ``skip()``.
-        stopping_params: parameters that only decide when training stops (an
-            epoch cap, patience, a time limit), not what a training step does.
-            They stay in the result's hash but not in the key of resumable
-            training state, so a run stopped by one of them continues when
-            rerun with a larger value instead of starting over.
+
+    Parameters that only decide when training stops (an epoch cap, patience, a time
+    limit) are declared ``Param(..., stopping=True)``: they stay in the result's hash but
+    not in the key of resumable training state, so a run stopped by one of them
+    continues when rerun with a larger value instead of starting over.
     """
 
     kind: ClassVar[str] = "recommender"
     family: ClassVar[str] = "general"
-    stopping_params: ClassVar[frozenset[str]] = frozenset()
-
-    def training_identity(self) -> dict[str, Any]:
-        """``identity()`` without the ``stopping_params``: what fixes the training trajectory."""
-        ident = self.identity()
-        ident["params"] = {k: v for k, v in ident["params"].items() if k not in self.stopping_params}
-        return ident
 
     n_items: int = 0
     device: Any = None
 
-    def init_seed_labels(self) -> tuple[str, ...] | None:
-        """The labels of the seed ``fit`` draws the first weights under (``ctx.seed_for(*labels)``).
-
-        Called by the runner before an attack, to tell an attacker that
-        reproduces the reference code's shared seed (``surrogate_init =
-        "reference"``) which seed the victim's run started from. Return None
-        when the weights are not drawn from one seed (no weights, a loaded
-        checkpoint, a closed-form fit); the default.
-        """
-        return None
-
-    def fit(self, split: "Split", ctx: "RunContext") -> dict[str, float]:
+    def fit(self, split: "Split", ctx: "RunContext") -> "TrainReport | dict[str, float]":
         """Train on ``split.train`` (``split.valid`` may drive early stopping).
 
-        Returns training statistics to store with the result (e.g. epochs, final loss).
-        Must set ``self.n_items``.
+        Returns a ``TrainReport`` (or just a dict of training statistics such as epochs and
+        the final loss). Must set ``self.n_items``.
         """
         raise NotImplementedError
 
@@ -97,13 +113,28 @@ class Recommender(Component):
         with torch.no_grad():
             for start in range(0, len(queries), batch_size):
                 part = queries.slice(start, start + batch_size)
-                scores = self.score(part).float()
+                scores = self._checked_scores(part)
                 if exclude_history:
                     rows, cols = part.history_mask_indices()
                     if len(rows):
                         scores[torch.as_tensor(rows, device=scores.device), torch.as_tensor(cols, device=scores.device)] = -torch.inf
                 out[start : start + len(part)] = torch.topk(scores, k, dim=1).indices.cpu().numpy()
         return out
+
+    def _checked_scores(self, queries: Queries) -> "torch.Tensor":
+        """``score`` as float (B, N), with its contract checked (shape, no NaN)."""
+        import torch
+
+        scores = self.score(queries)
+        if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (len(queries), self.n_items):
+            shape = tuple(scores.shape) if hasattr(scores, "shape") else type(scores).__name__
+            raise PluginOutputError(f"recommender {self.name!r}: score() must return a tensor of shape "
+                                    f"({len(queries)}, {self.n_items}), got {shape}")
+        scores = scores.float()
+        if bool(torch.isnan(scores).any()):
+            raise PluginOutputError(f"recommender {self.name!r}: score() returned NaN; check training "
+                                    "(a diverged loss) or the parameters")
+        return scores
 
     # -- checkpoints -----------------------------------------------------------------------------
 

@@ -4,6 +4,13 @@
 calls each plugin's ``recsec_register_*`` hooks with a ``Registry`` and
 records failures instead of aborting: a broken plugin is listed with its
 error, the others still load.
+
+Precedence: recsec's own distribution registers first, and a built-in can
+never be displaced: a third party registering a built-in's name is reported
+as a conflict and ignored. Two third parties registering one name are both
+reported and neither is used (a spec naming it fails, listing both), so no
+component ever silently stands in for another. A rejected registration is
+recorded and the rest of that plugin's hook still runs.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from .component import Component
 from .dataset import Dataset
 from .defense import Defense
 from .errors import RegistrationError, SpecError
+from .limits import control_character
 from .params import parse_instance_name
 from .recommender import Recommender
 
@@ -30,6 +38,8 @@ KINDS: dict[str, type[Component]] = {
     "attack": Attack,
     "defense": Defense,
 }
+#: The distribution whose components are built-ins: registered first, never displaced.
+BUILTIN_DISTRIBUTION = "recsec"
 _HOOKS = {
     "dataset": "recsec_register_datasets",
     "recommender": "recsec_register_recommenders",
@@ -53,6 +63,33 @@ class PluginInfo:
     distribution: str
     version: str
 
+    @property
+    def builtin(self) -> bool:
+        """Registered by recsec's own distribution."""
+        return self.distribution == BUILTIN_DISTRIBUTION
+
+    @property
+    def label(self) -> str:
+        dist = f"{self.distribution} {self.version}" if self.distribution else self.version
+        return f"{self.name} ({dist})"
+
+
+@dataclass
+class Conflict:
+    """One name registered by more than one plugin; ``kept`` is the built-in that stays, else None."""
+
+    kind: str
+    name: str
+    registrants: list[str]
+    kept: str | None
+
+    @property
+    def message(self) -> str:
+        who = ", ".join(self.registrants)
+        if self.kept is not None:
+            return f"{self.kind} {self.name!r} is registered by {who}: the built-in {self.kept} is kept, the others are ignored"
+        return f"{self.kind} {self.name!r} is registered by {who}: neither is used; uninstall all but one"
+
 
 @dataclass
 class Registry:
@@ -63,7 +100,10 @@ class Registry:
     )
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
     _current: PluginInfo | None = None
+    #: (kind, name) -> the plugin whose class is registered under it
+    _origins: dict[tuple[str, str], PluginInfo | None] = field(default_factory=dict)
 
     # -- the registration API plugins call ---------------------------------------------------
     def add_dataset(self, cls: type[Dataset]) -> None:
@@ -79,28 +119,54 @@ class Registry:
         self._add("defense", cls)
 
     def _add(self, kind: str, cls: type[Component]) -> None:
-        base = KINDS[kind]
-        if not (isinstance(cls, type) and issubclass(cls, base)):
-            raise RegistrationError(f"add_{kind}({cls!r}): not a subclass of {base.__module__}.{base.__name__}")
-        if not cls.name or not isinstance(cls.name, str):
-            raise RegistrationError(f"add_{kind}({cls.__name__}): the class has no 'name'")
-        if any(c in cls.name for c in "[],= "):
-            raise RegistrationError(f"add_{kind}({cls.__name__}): name {cls.name!r} contains one of '[],= '")
+        """Register ``cls`` under its name, or record why not (see the module docstring's precedence)."""
+        problem = _problem(kind, cls)
+        if problem is not None:
+            return self._reject(problem)
+        key, info = (kind, cls.name), self._current
+        conflict = next((c for c in self.conflicts if (c.kind, c.name) == key), None)
         existing = self.components[kind].get(cls.name)
-        if existing is not None and existing is not cls:
-            raise RegistrationError(
-                f"{kind} {cls.name!r} is already registered by {existing.plugin or existing.__module__}"
-            )
-        if self._current is not None:
-            cls.plugin = self._current.name
-            cls.plugin_version = self._current.version
+        if conflict is None and existing is None:
+            return self._accept(kind, cls)
+        held = self._origins.get(key)
+        if conflict is None and existing is cls and held is info:
+            return None  # the same plugin registering the same class twice
+        if info is None:  # a direct call, not from a plugin's hook: the caller hears of it at once
+            raise RegistrationError(f"{kind} {cls.name!r} is already registered by {_who(held, existing)}")
+        if conflict is None:
+            conflict = Conflict(kind, cls.name, [_who(held, existing)], None)
+            self.conflicts.append(conflict)
+            if held is not None and held.builtin:
+                conflict.kept = conflict.registrants[0]
+            else:  # neither of two third parties wins: the name is withdrawn
+                del self.components[kind][cls.name]
+        conflict.registrants.append(_who(info, cls))
+        if info.builtin and conflict.kept is None:  # a built-in arriving late still wins
+            conflict.kept = conflict.registrants[-1]
+            self._accept(kind, cls)
+        return None
+
+    def _accept(self, kind: str, cls: type[Component]) -> None:
+        info = self._current
+        if info is not None:
+            cls.plugin, cls.plugin_version, cls.distribution = info.name, info.version, info.distribution
         self.components[kind][cls.name] = cls
+        self._origins[(kind, cls.name)] = info
+
+    def _reject(self, message: str) -> None:
+        """Inside a plugin's hook: record and carry on with its other registrations; else raise."""
+        if self._current is None:
+            raise RegistrationError(message)
+        self.failures.append(PluginFailure(self._current.name, f"RegistrationError: {message}", ""))
 
     # -- lookups -------------------------------------------------------------------------------
     def get(self, kind: str, name: str) -> type[Component]:
         try:
             return self.components[kind][name]
         except KeyError:
+            disputed = next((c for c in self.conflicts if (c.kind, c.name) == (kind, name)), None)
+            if disputed is not None:
+                raise SpecError(disputed.message) from None
             known = ", ".join(sorted(self.components[kind])) or "none"
             raise SpecError(f"unknown {kind} {name!r} (registered {kind}s: {known})") from None
 
@@ -118,6 +184,7 @@ class Registry:
             "plugins": [vars(p) for p in self.plugins.values()],
             "components": {k: [c.describe() for _, c in sorted(v.items())] for k, v in self.components.items()},
             "failures": [vars(f) for f in self.failures],
+            "conflicts": [{**vars(c), "message": c.message} for c in self.conflicts],
         }
 
     # -- loading -------------------------------------------------------------------------------
@@ -143,6 +210,28 @@ class Registry:
                     self._current = None
 
 
+def _problem(kind: str, cls: Any) -> str | None:
+    """Why ``cls`` cannot be registered as a ``kind``, or None."""
+    base = KINDS[kind]
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        return f"add_{kind}({cls!r}): not a subclass of {base.__module__}.{base.__name__}"
+    if not cls.name or not isinstance(cls.name, str):
+        return f"add_{kind}({cls.__name__}): the class has no 'name'"
+    if "name" not in vars(cls):
+        # A subclass that forgot to rename itself would take over its parent's results.
+        parent = next(b for b in cls.__mro__[1:] if "name" in vars(b))
+        return (f"add_{kind}({cls.__name__}): the class inherits name {cls.name!r} from {parent.__name__}; "
+                f"set its own 'name'")
+    if any(c in cls.name for c in "[],= ") or control_character(cls.name):
+        return f"add_{kind}({cls.__name__}): name {cls.name!r} contains one of '[],= ' or a control character"
+    return None
+
+
+def _who(info: PluginInfo | None, cls: type[Component] | None) -> str:
+    where = f"{cls.__module__}.{cls.__qualname__}" if cls is not None else "?"
+    return f"{info.label}: {where}" if info is not None else where
+
+
 def _entry_points() -> Iterable[md.EntryPoint]:
     return md.entry_points(group=hookspecs.PROJECT)
 
@@ -151,7 +240,12 @@ def load_registry(extra_plugins: Iterable[tuple[str, Any]] = (), entry_points: b
     """Build a registry from installed entry points plus ``extra_plugins`` ((name, module) pairs)."""
     reg = Registry()
     if entry_points:
-        for ep in sorted(_entry_points(), key=lambda e: (e.dist.name if e.dist else "", e.name)):
+        # recsec's own plugins first: a third party can then never take a built-in's name.
+        def order(ep: md.EntryPoint) -> tuple[bool, str, str]:
+            dist = ep.dist.name if ep.dist else ""
+            return (dist != BUILTIN_DISTRIBUTION, dist, ep.name)
+
+        for ep in sorted(_entry_points(), key=order):
             dist = ep.dist.name if ep.dist else ""
             version = ep.dist.version if ep.dist else ""
             label = f"{dist}:{ep.name}" if dist else ep.name

@@ -1,35 +1,34 @@
-"""The matrix runner: expands a spec into cells, trains each victim once, runs
-attacks against (defended) victims, and stores every outcome.
+"""The matrix runner: plans a spec's cells, skips the finished ones, computes the others in
+their arenas (``recsec.workbench``) and stores every outcome.
 
-Finished cells are skipped on the next run (``force`` recomputes), so an
-interrupted run resumes where it stopped; a cell that raises is stored as
-failed with its traceback and the matrix goes on.
+Finished cells are skipped on the next run (``force`` recomputes, keeping the stored result
+until a new one replaces it), so an interrupted run resumes where it stopped. A cell whose
+component raises (anything, ``SystemExit`` included) is stored as failed with its traceback
+and the matrix goes on; Ctrl-C puts the current cell back to pending and stops.
 """
 
 from __future__ import annotations
 
-import copy
+import logging
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
-
 from . import __version__
-from .blackbox import EVALUATOR, BlackBoxAPI
 from .cells import Cell, plan
-from .context import AttackContext, RunContext
 from .dataset import DataContext
-from .metrics import is_number, list_diversity, ranking_metrics
-from .seeding import derive_seed, seed_global
-from .victims import VictimStore, fresh_copy
+from .storage import claims
+from .storage.claims import Heartbeat
+from .workbench import Workbench
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .data import Interactions, Split
     from .spec import Spec
     from .storage.db import Storage
+
+#: One line per cell start and end (label, duration, status): what a batch job's log shows.
+cell_log = logging.getLogger("recsec.cells")
 
 
 @dataclass
@@ -47,12 +46,29 @@ class RunOptions:
     shard: tuple[int, int] | None = None
     #: run only the cells matching these fields (``cells.parse_only``, applied before ``shard``); empty = all
     only: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: seconds a claim lasts without a heartbeat (``recsec.storage.claims``)
+    lease_s: float = 90.0
+    #: run on a local Dask cluster of this many worker processes (0: in this process; see
+    #: ``recsec.distributed.DistributedRunner``, which ``recsec.api.runner_for`` picks)
+    workers: int = 0
+    #: run on an existing Dask cluster: a scheduler address or a scheduler file
+    scheduler: str | None = None
+    #: with ``workers``: GPUs to put workers on and workers per GPU (small cells packed on one card)
+    gpus: tuple[int, ...] = ()
+    per_gpu: int = 1
+    #: Optuna trials of one tuned cell run as this many parallel tasks (distributed runs)
+    trial_tasks: int = 0
+    #: torch threads per Dask worker (0: the machine's cores divided among the workers)
+    threads_per_worker: int = 0
 
 
 @dataclass
 class RunSummary:
     run_id: int
     counts: dict[str, int] = field(default_factory=lambda: {"done": 0, "cached": 0, "failed": 0, "skipped": 0})
+    #: cells another worker computed while this run waited for them
+    elsewhere: int = 0
+    waited: set = field(default_factory=set, repr=False)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -72,6 +88,10 @@ def component_versions(cell: Cell) -> dict[str, str]:
     return out
 
 
+def _error_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+
+
 class Runner:
     """Runs one spec against one results store."""
 
@@ -83,52 +103,31 @@ class Runner:
         self.opt = options
         self.device = resolve_device(options.device if options.device != "auto" or not spec.device else spec.device)
         use_deterministic_kernels(self.device)  # before hardware_info records it (RunContexts do it too)
+        from .device import hardware_info
+
+        self.hardware = hardware_info()
         self.data_ctx = DataContext.from_env(options.data_dir, allow_download=options.allow_download, progress=options.progress)
-        self._data: dict[str, "Interactions"] = {}
-        self._splits: dict[tuple, "Split"] = {}
-        self.victims = VictimStore(options.artifacts_dir, self._lookup_artifact, self._record_artifact)
+        self.worker = claims.new_worker_id()
+        self.bench = Workbench(device=self.device, data_ctx=self.data_ctx, artifacts_dir=options.artifacts_dir,
+                               storage=storage, log=options.log, progress=options.progress)
 
-    # -- storage glue ----------------------------------------------------------------------------
-    def _lookup_artifact(self, key: str) -> dict[str, Any] | None:
-        from .storage import repository as repo
-
-        with self.storage.transaction() as s:
-            return repo.get_artifact(s, key)
-
-    def _record_artifact(self, key: str, path: str, sha: str, meta: dict[str, Any]) -> None:
-        from .storage import repository as repo
-
-        with self.storage.transaction() as s:
-            repo.record_artifact(s, key=key, kind="victim", path=path, sha256=sha, meta=meta)
-
-    # -- the matrix ------------------------------------------------------------------------------
     def run(self) -> RunSummary:
         from tqdm import tqdm
 
-        from .device import hardware_info
         from .storage import repository as repo
 
-        hardware = hardware_info()
+        cells = plan(self.spec, self.opt.only, self.opt.shard, self.data_ctx)  # data errors before a run row
         with self.storage.transaction() as s:
             run_id = repo.start_run(
-                s,
-                benchmark=self.spec.name,
-                spec_path=self.spec.path,
-                spec_text=self.spec.text,
-                recsec_version=__version__,
-                hardware=hardware,
+                s, benchmark=self.spec.name, spec_path=self.spec.path, spec_text=self.spec.text,
+                recsec_version=__version__, hardware=self.hardware,
                 options={"device": str(self.device), "force": self.opt.force,
-                         "only": {k: sorted(v) for k, v in self.opt.only.items()}},
-            )
+                         "only": {k: sorted(v) for k, v in self.opt.only.items()}})
         summary = RunSummary(run_id)
-        cells = plan(self.spec, self.opt.only, self.opt.shard)
-        bar = tqdm(cells, desc=self.spec.name, unit="cell", disable=not self.opt.progress, dynamic_ncols=True)
+        bar = tqdm(total=len(cells), desc=self.spec.name, unit="cell", disable=not self.opt.progress, dynamic_ncols=True)
         status = "finished"
         try:
-            for cell in bar:
-                bar.set_postfix_str(cell.label[-60:])
-                outcome = self._run_one(cell, run_id, hardware)
-                summary.counts[outcome] += 1
+            self._execute(cells, run_id, summary, bar)
         except KeyboardInterrupt:
             status = "interrupted"
             raise
@@ -138,192 +137,103 @@ class Runner:
                 repo.finish_run(s, run_id, status)
         return summary
 
-    def _run_one(self, cell: Cell, run_id: int, hardware: dict[str, Any]) -> str:
+    def _execute(self, cells: list[Cell], run_id: int, summary: RunSummary, bar: Any) -> None:
+        """Compute ``cells`` in this process (``recsec.distributed.DistributedRunner``: on a cluster)."""
+        with Heartbeat(self.storage, self.worker, self.opt.lease_s):
+            waiting = self._pass(cells, run_id, summary, bar)
+            while waiting:  # cells another worker holds: wait until they are done or their lease expires
+                time.sleep(min(5.0, self.opt.lease_s / 4))
+                waiting = self._pass(waiting, run_id, summary, bar)
+
+    def _pass(self, cells: list[Cell], run_id: int, summary: RunSummary, bar: Any) -> list[Cell]:
+        """Run every cell this worker can claim; return those another worker holds."""
+        busy = []
+        for cell in cells:
+            bar.set_postfix_str(f"{cell.dataset.instance_name} / {cell.recommender.instance_name}"[:60])
+            outcome = self._run_one(cell, run_id, summary)
+            if outcome == "busy":
+                busy.append(cell)
+                continue
+            if outcome == "cached" and cell.config_hash in summary.waited:
+                summary.elsewhere += 1
+            summary.counts[outcome] += 1
+            bar.update(1)
+        summary.waited.update(c.config_hash for c in busy)
+        return busy
+
+    def _identity(self, cell: Cell, run_id: int) -> dict[str, Any]:
+        return dict(config_hash=cell.config_hash, benchmark=cell.benchmark, dataset=cell.dataset.instance_name,
+                    recommender=cell.recommender.instance_name, attack=cell.attack.instance_name,
+                    defense=cell.defense.instance_name, seed=cell.seed, run_id=run_id,
+                    data_fingerprint=cell.data_fingerprint,
+                    config={**cell.config, "primary_metric": cell.attack.primary_metric})
+
+    def _run_one(self, cell: Cell, run_id: int, summary: RunSummary) -> str:
         from .storage import repository as repo
 
         key = cell.config_hash
-        common = dict(
-            config_hash=key,
-            benchmark=cell.benchmark,
-            dataset=cell.dataset.instance_name,
-            recommender=cell.recommender.instance_name,
-            attack=cell.attack.instance_name,
-            defense=cell.defense.instance_name,
-            seed=cell.seed,
-            config={
-                **cell.config,
-                "primary_metric": self._primary_metric(cell),
-                # reports need to know which way is "better" for each metric
-                "metric_directions": {
-                    **{f"attack.{k}": v for k, v in cell.attack.metric_directions.items()},
-                    **{f"defense.{k}": v for k, v in cell.defense.metric_directions.items()},
-                },
-            },
-            run_id=run_id,
-        )
+        fields = self._identity(cell, run_id)
+        ident = repo.CellIdentity(**{k: v for k, v in fields.items() if k != "run_id"})
         with self.storage.transaction() as s:
             existing = repo.get_cell(s, key)
-            if existing is not None and existing.status in ("done", "skipped") and not self.opt.force:
+            # a tuned cell whose study has fewer trials than the spec now asks for is continued
+            extend = (existing is not None and existing.status == "done" and self.spec.tune is not None
+                      and (existing.n_trials or 0) < self.spec.tune.n_trials)
+            if existing is not None and existing.status in ("done", "skipped") and not (self.opt.force or extend):
                 return "cached"
-            reason = cell.skip_reason()
+            had_result = existing is not None and existing.status == "done"
+            try:
+                reason = cell.skip_reason()
+            except BaseException as exc:  # noqa: BLE001 - a plugin's skip() may raise anything, SystemExit too
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                if claims.claim(s, ident, worker=self.worker, lease_s=self.opt.lease_s, force=True, run_id=run_id) == "busy":
+                    return "busy"
+                return self._failed(s, cell, run_id, exc, "skip()", had_result, summary)
             if reason:
-                repo.save_skipped(s, reason=reason, **common)
+                repo.save_skipped(s, ident, reason=reason, run_id=run_id)
+                repo.add_event(s, key, "skipped", run_id=run_id, detail=reason)
                 return "skipped"
-            repo.claim_cell(s, **common)
+            state = claims.claim(s, ident, worker=self.worker, lease_s=self.opt.lease_s, force=self.opt.force or extend,
+                                 run_id=run_id)
+            if state != "claimed":
+                return state
+        cell_log.info("start %s", cell.label)
+        t0 = time.perf_counter()
         try:
-            metrics, timings, extra = self._compute(cell)
+            out = self.bench.compute(cell, self.spec.tune, force=self.opt.force)
         except KeyboardInterrupt:
             with self.storage.transaction() as s:
-                repo.save_failed(s, key, error="interrupted", traceback="KeyboardInterrupt: the run was interrupted", status="pending")
+                repo.save_failed(s, key, error="interrupted", traceback="KeyboardInterrupt: the run was interrupted",
+                                 status="pending", keep_result=had_result)
+                repo.add_event(s, key, "interrupted", run_id=run_id, worker=self.worker)
+                claims.release(s, key, self.worker)
             raise
-        except Exception as exc:  # a failing cell is recorded and the matrix goes on
-            tb = traceback.format_exc()
+        except BaseException as exc:  # noqa: BLE001 - a failing cell (SystemExit included) is recorded; the matrix goes on
             with self.storage.transaction() as s:
-                repo.save_failed(s, key, error=f"{type(exc).__name__}: {exc}", traceback=tb)
-            self.opt.log(f"FAILED {cell.label}: {type(exc).__name__}: {exc}")
-            return "failed"
+                return self._failed(s, cell, run_id, exc, "compute", had_result, summary)
         with self.storage.transaction() as s:
-            repo.save_done(
-                s,
-                key,
-                metrics=metrics,
-                timings=timings,
-                versions={**package_versions(), **component_versions(cell)},
-                hardware=hardware,
-                victim_key=cell.victim_key,
-                n_trials=extra.get("n_trials"),
-                study_name=extra.get("study_name"),
-            )
-            if extra.get("trials"):
-                repo.save_trials(s, key, extra["trials"])
+            repo.save_done(s, key, metrics=out.metrics, timings=out.timings, diagnostics=out.diagnostics,
+                           curves=out.curves, versions={**package_versions(), **component_versions(cell)},
+                           hardware=self.hardware, victim_key=cell.victim_key, n_trials=out.n_trials,
+                           study_name=out.study_name, data_fingerprint=cell.data_fingerprint)
+            if out.trials:
+                repo.save_trials(s, key, out.trials)
+            repo.add_event(s, key, "done", run_id=run_id, worker=self.worker)
+            claims.release(s, key, self.worker)
+        cell_log.info("done  %s (%.1f s)", cell.label, time.perf_counter() - t0)
         return "done"
 
-    @staticmethod
-    def _primary_metric(cell: Cell) -> str:
-        m = cell.attack.primary_metric
-        return f"attack.{m}" if m else ""
+    def _failed(self, s: Any, cell: Cell, run_id: int, exc: BaseException, where: str, had_result: bool,
+                summary: RunSummary) -> str:
+        from .storage import repository as repo
 
-    # -- one cell --------------------------------------------------------------------------------
-    def _compute(self, cell: Cell) -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
-        timings: dict[str, float] = {}
-        t_all = time.perf_counter()
-        seed_global(derive_seed(cell.seed, "global"))
-        ctx = RunContext(
-            seed=derive_seed(cell.seed, "victim"),
-            device=self.device,
-            progress=self.opt.progress,
-            work_dir=self._training_dir(cell),
-            log=self.opt.log,
-        )
-        t = time.perf_counter()
-        data = self._load_data(cell)
-        split = self._split(cell, data)
-        timings["data_s"] = time.perf_counter() - t
-
-        victim = self.victims.get(cell, split, ctx)
-        timings["victim_train_s"] = victim.train_seconds
-        timings["victim_loaded"] = float(victim.loaded)
-
-        t = time.perf_counter()
-        defense = fresh_copy(cell.defense) if not cell.defense.trains_victim else cell.defense
-        defense.prepare(victim.model, split, ctx)
-        timings["defense_prepare_s"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        metrics = self._utility(cell, victim.model, split, defense, ctx)
-        timings["evaluation_s"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        if self.spec.tune is not None:
-            from .tuning import tune_cell
-
-            attack_metrics, extra = tune_cell(self, cell, victim.model, split, defense, ctx)
-        else:
-            attack_metrics, extra = self.attack_once(cell, cell.attack, defense, victim.model, split, ctx), {}
-        timings["attack_s"] = time.perf_counter() - t
-        metrics.update(attack_metrics)
-        metrics.update({f"victim.{k}": float(v) for k, v in victim.train_stats.items() if is_number(v)})
-        timings["total_s"] = time.perf_counter() - t_all
-        return metrics, timings, extra
-
-    def attack_once(self, cell: Cell, attack, defense, victim, split: "Split", ctx: RunContext) -> dict[str, float]:
-        """Run ``attack`` once against a private copy of the prepared defense."""
-        defense = copy.deepcopy(defense)
-        init_labels = defense.init_seed_labels(cell.recommender)
-        actx = AttackContext(
-            seed=derive_seed(cell.seed, "attack"),
-            device=self.device,
-            progress=self.opt.progress,
-            work_dir=self._training_dir(cell),
-            log=self.opt.log,
-            split=split,
-            n_items=victim.n_items,
-            victim_factory=lambda: fresh_copy(cell.recommender).to(self.device),
-            reference_topk=lambda queries, k: victim.topk(queries, k),
-            victim_init_seed=ctx.seed_for(*init_labels) if init_labels else None,
-        )
-        api = BlackBoxAPI(
-            victim,
-            defense=defense,
-            popular=split.train.popularity_ranking(),
-            rng=np.random.default_rng(derive_seed(cell.seed, "api")),
-            **{"k": cell.k, **attack.serving()},
-        )
-        raw = attack.run(api, actx)
-        out = {f"attack.{k}": float(v) for k, v in raw.items() if is_number(v)}
-        out["attack.queries"] = float(api.queries_used)
-        out.update({f"defense.{k}": float(v) for k, v in defense.metrics(api.log, ctx).items() if is_number(v)})
-        return out
-
-    def _utility(self, cell: Cell, victim, split: "Split", defense, ctx: RunContext) -> dict[str, float]:
-        """The victim's quality on ``split.test``: undefended (full ranking) and through the defense."""
-        from .evaluation import evaluate
-
-        neg_seed = derive_seed(cell.seed, "test-negatives")
-        out = {f"utility.{k}": v for k, v in evaluate(victim, split.test, mode="full", ks=(10,)).items()}
-        # the sampled protocol (100 negatives) of the DFME/BERT4Rec literature, for comparison with papers
-        sampled = evaluate(victim, split.test, mode="sampled", ks=(10,), seed=neg_seed)
-        out.update({f"utility.sampled_{k}": v for k, v in sampled.items()})
-        if len(split.test) == 0:
-            return out
-        from .queries import Queries
-
-        api = BlackBoxAPI(
-            victim,
-            defense=copy.deepcopy(defense),
-            popular=split.train.popularity_ranking(),
-            rng=np.random.default_rng(derive_seed(cell.seed, "evaluator")),
-            **{"k": cell.k, **cell.attack.serving()},
-        )
-        lists = api.query(Queries(split.test.histories, split.test.users), account=EVALUATOR)
-        hit = lists == split.test.targets[:, None]
-        ranks = np.where(hit.any(axis=1), hit.argmax(axis=1), np.iinfo(np.int64).max // 2)
-        out.update({f"defended.{k}": v for k, v in ranking_metrics(ranks, ks=(10,)).items()})
-        # A victim returning nearly one list to everybody makes agreement meaningless (methods.md section 7).
-        own = victim.topk(Queries(split.test.histories, split.test.users), 10)
-        out.update({f"utility.{k}": v for k, v in list_diversity(own).items()})
-        return out
-
-    # -- data ------------------------------------------------------------------------------------
-    def _training_dir(self, cell: Cell) -> Path:
-        """Resumable training state, one folder per victim trajectory (``Cell.training_key``):
-        workers sharing the artifacts folder (--shard deals out whole training keys) never see
-        each other's half-trained models, and a victim whose epoch or time limit was raised
-        continues from its state."""
-        return Path(self.opt.artifacts_dir) / "training" / cell.training_key[:24]
-
-    def _load_data(self, cell: Cell) -> "Interactions":
-        name = cell.dataset.instance_name
-        if name not in self._data:
-            self.opt.log(f"loading {name}")
-            self._data[name] = cell.dataset.load(self.data_ctx)
-        return self._data[name]
-
-    def _split(self, cell: Cell, data: "Interactions") -> "Split":
-        key = (cell.dataset.instance_name, cell.attack.split_key(), cell.seed)
-        if key not in self._splits:
-            if len(self._splits) > 8:  # splits of finished groups are not needed again
-                self._splits.clear()
-            rng = np.random.default_rng(derive_seed(cell.seed, "split", cell.attack.split_key()))
-            self._splits[key] = cell.attack.split(data, rng)
-        return self._splits[key]
+        tb = "".join(traceback.format_exception(exc))
+        repo.save_failed(s, cell.config_hash, error=_error_line(exc), traceback=tb, keep_result=had_result)
+        repo.add_event(s, cell.config_hash, "failed", run_id=run_id, worker=self.worker, detail=f"{where}: {_error_line(exc)}")
+        claims.release(s, cell.config_hash, self.worker)
+        summary.failures.append((cell.label, _error_line(exc)))
+        kept = " (the stored result is kept)" if had_result else ""
+        self.opt.log(f"FAILED {cell.label}: {_error_line(exc)}{kept}")
+        cell_log.warning("failed %s: %s%s", cell.label, _error_line(exc), kept)
+        return "failed"

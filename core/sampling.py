@@ -58,3 +58,11 @@ def draw_outside_keys(
         filled[pending] += take.sum(axis=1)
         pending = pending[filled[pending] < need[pending]]
     return out
+
+
+def pick_rows(n_available: int, n: int, rng: np.random.Generator, exclude: np.ndarray | None = None) -> np.ndarray:
+    """A seeded sorted sample of ``n`` indices of 0..n_available-1 outside ``exclude`` (all when n <= 0 or too few)."""
+    pool = np.arange(n_available) if exclude is None else np.setdiff1d(np.arange(n_available), exclude)
+    if n <= 0 or n >= len(pool):
+        return pool
+    return np.sort(rng.choice(pool, n, replace=False))

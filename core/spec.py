@@ -33,17 +33,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .device import device_problem
 from .errors import ParameterError, RecsecError, SpecError
+from .limits import INT32_MAX, NAME_MAX, control_character, int32_problem
 from .params import parse_instance_name
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .arena import JudgeSettings
     from .component import Component
     from .registry import Registry
 
 SECTIONS = {"datasets": "dataset", "recommenders": "recommender", "attacks": "attack", "defenses": "defense"}
-TOP_LEVEL = set(SECTIONS) | {"benchmark", "tune"}
+TOP_LEVEL = set(SECTIONS) | {"benchmark", "tune", "judge"}
 BENCHMARK_KEYS = {"name", "description", "seeds", "k", "device"}
-TUNE_KEYS = {"component", "n_trials", "metric", "direction", "sampler_seed", "params", "timeout"}
+TUNE_KEYS = {"component", "n_trials", "metric", "direction", "sampler_seed", "params", "timeout", "allow_test_metric"}
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,17 @@ class TuneSpec:
     sampler_seed: int = 0
     params: tuple[str, ...] | None = None
     timeout: float | None = None
+    #: optimise a test metric (one the attacker could not observe): reports mark such cells
+    allow_test_metric: bool = False
 
     def identity(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("component", "n_trials", "metric", "direction", "sampler_seed", "params")}
+        """What a tuned cell's result is filed under. ``n_trials`` and ``timeout`` are stopping
+        rules, not identity: raising ``n_trials`` continues the cell's study (``Runner``)."""
+        keys = ("component", "metric", "direction", "sampler_seed", "params")
+        out = {k: getattr(self, k) for k in keys}
+        if self.allow_test_metric:  # only when set: the identity of existing tuned cells is unchanged
+            out["allow_test_metric"] = True
+        return out
 
 
 @dataclass
@@ -73,6 +84,7 @@ class Spec:
     seeds: list[int]
     components: dict[str, list["Component"]]
     tune: TuneSpec | None = None
+    judge: "JudgeSettings | None" = None
     k: int = 100
     device: str | None = None
     where: dict[int, str] = field(default_factory=dict)  # id(component) -> field path, for messages
@@ -86,9 +98,14 @@ def load_spec(path: str | Path, registry: "Registry") -> Spec:
     """Read and validate a spec file; raises SpecError naming the file, line or field."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except OSError as exc:
         raise SpecError(f"{p}: cannot read spec: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SpecError(f"{p}: line {line}: not UTF-8 text (byte {data[exc.start]:#04x}); save the spec as UTF-8") from None
     return parse_spec(text, registry, str(p))
 
 
@@ -116,27 +133,33 @@ def parse_spec(text: str, registry: "Registry", path: str = "<spec>") -> Spec:
     bad = sorted(set(bench) - BENCHMARK_KEYS)
     if bad:
         raise _fail(path, "benchmark", f"unknown key(s) {', '.join(map(repr, bad))}; expected {', '.join(sorted(BENCHMARK_KEYS))}")
-    name = bench.get("name") or Path(path).stem
-    if not isinstance(name, str) or not name.strip():
-        raise _fail(path, "benchmark.name", "must be a non-empty string")
+    name = _name(path, bench.get("name", Path(path).stem))
     seeds = bench.get("seeds", [0])
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         seeds = [seeds]
-    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+    if not (isinstance(seeds, list) and seeds and all(_is_int(s) for s in seeds)):
         raise _fail(path, "benchmark.seeds", f"must be a non-empty list of integers, got {seeds!r}")
-    k = bench.get("k", 100)
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise _fail(path, "benchmark.k", f"must be a positive integer, got {k!r}")
+    for seed in seeds:
+        if (problem := int32_problem(seed)) is not None:
+            raise _fail(path, "benchmark.seeds", f"seed {problem}")
+    k = _int(path, "benchmark.k", bench.get("k", 100), 1, INT32_MAX)
+    description = bench.get("description", "")
+    if not isinstance(description, str) or "\x00" in description:
+        raise _fail(path, "benchmark.description", f"must be a string without NUL characters, got {description!r}")
+    device = bench.get("device")
+    if device is not None:
+        if not isinstance(device, str) or (problem := device_problem(device)) is not None:
+            raise _fail(path, "benchmark.device", problem if isinstance(device, str) else f"must be a string, got {device!r}")
 
     spec = Spec(
-        name=name.strip(),
+        name=name,
         path=path,
         text=text,
-        description=str(bench.get("description", "")),
+        description=description,
         seeds=list(dict.fromkeys(seeds)),
         components={},
         k=k,
-        device=bench.get("device"),
+        device=device,
     )
     for section, kind in SECTIONS.items():
         entries = raw.get(section)
@@ -156,7 +179,26 @@ def parse_spec(text: str, registry: "Registry", path: str = "<spec>") -> Spec:
         _reject_duplicates(spec.components[kind], path, section)
     if "tune" in raw:
         spec.tune = _parse_tune(raw["tune"], path, spec)
+    spec.judge = _parse_judge(raw.get("judge", {}), path)
     return spec
+
+
+def _parse_judge(raw: Any, path: str) -> "JudgeSettings":
+    """The ``[judge]`` table: how the judges score (``recsec.arena.JudgeSettings``)."""
+    import dataclasses
+
+    from .arena import JudgeSettings
+
+    if not isinstance(raw, dict):
+        raise _fail(path, "judge", "must be a table")
+    known = {f.name for f in dataclasses.fields(JudgeSettings)}
+    bad = sorted(set(raw) - known)
+    if bad:
+        raise _fail(path, "judge", f"unknown key(s) {', '.join(map(repr, bad))}; expected {', '.join(sorted(known))}")
+    for key, value in raw.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise _fail(path, f"judge.{key}", f"must be a non-negative integer, got {value!r}")
+    return JudgeSettings(**raw)
 
 
 def _expand_entry(entry: Any, kind: str, registry: "Registry", path: str, where: str) -> list["Component"]:
@@ -193,7 +235,32 @@ def _expand_entry(entry: Any, kind: str, registry: "Registry", path: str, where:
             out.append(cls(**dict(zip(keys, combo))))
         except RecsecError as exc:
             raise _fail(path, where, str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - a plugin's own check that raised something else
+            raise _fail(path, where, f"{kind} {name!r}: {type(exc).__name__}: {exc}") from None
     return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(path: str, where: str, value: Any, low: int, high: int) -> int:
+    """An integer field in [low, high] (TOML gives exact ints: 1.0 is not one)."""
+    if not _is_int(value) or not low <= value <= high:
+        raise _fail(path, where, f"must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def _name(path: str, value: Any) -> str:
+    """benchmark.name: stored in VARCHAR(200) columns and printed on one line."""
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, "benchmark.name", f"must be a non-empty string, got {value!r}")
+    name = value.strip()
+    if len(name) > NAME_MAX:
+        raise _fail(path, "benchmark.name", f"is {len(name)} characters long; at most {NAME_MAX} fit the results database")
+    if (bad := control_character(name)) is not None:
+        raise _fail(path, "benchmark.name", f"contains the control character {bad}")
+    return name
 
 
 def _reject_duplicates(instances: list["Component"], path: str, section: str) -> None:
@@ -214,33 +281,63 @@ def _parse_tune(raw: Any, path: str, spec: Spec) -> TuneSpec:
     comp = raw.get("component", "attack")
     if comp not in ("attack", "defense"):
         raise _fail(path, "tune.component", f"must be 'attack' or 'defense', got {comp!r}")
-    n = raw.get("n_trials", 10)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise _fail(path, "tune.n_trials", f"must be a positive integer, got {n!r}")
+    n = _int(path, "tune.n_trials", raw.get("n_trials", 10), 1, INT32_MAX)
     direction = raw.get("direction")
     if direction not in (None, "maximize", "minimize"):
         raise _fail(path, "tune.direction", f"must be 'maximize' or 'minimize', got {direction!r}")
+    # Optuna's samplers seed numpy's RandomState: 0 to 2**32 - 1.
+    sampler_seed = _int(path, "tune.sampler_seed", raw.get("sampler_seed", 0), 0, 2**32 - 1)
+    metric = raw.get("metric")
+    if metric is not None and (not isinstance(metric, str) or "." not in metric or control_character(metric)):
+        raise _fail(path, "tune.metric", f"must be a metric name such as 'attack.auc', got {metric!r}")
+    timeout = raw.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not 0 < timeout < float("inf")):
+        raise _fail(path, "tune.timeout", f"must be a positive number of seconds, got {timeout!r}")
     params = raw.get("params")
     if params is not None:
-        if not (isinstance(params, list) and all(isinstance(x, str) for x in params)):
-            raise _fail(path, "tune.params", "must be a list of parameter names")
-        for inst in spec.components[comp]:
-            missing = [x for x in params if x not in inst.params]
-            if missing:
-                raise _fail(path, "tune.params", f"{inst.name} has no parameter {', '.join(map(repr, missing))}")
-            untunable = [x for x in params if not inst.params[x].has_space]
-            if untunable:
-                raise _fail(path, "tune.params", f"{inst.name}: {', '.join(map(repr, untunable))} declares no search space")
-    metric = raw.get("metric")
-    if metric is not None and not isinstance(metric, str):
-        raise _fail(path, "tune.metric", "must be a metric name such as 'attack.auc'")
-    timeout = raw.get("timeout")
-    return TuneSpec(
+        if not (isinstance(params, list) and params and all(isinstance(x, str) for x in params)):
+            raise _fail(path, "tune.params", f"must be a non-empty list of parameter names, got {params!r}")
+        if len(set(params)) != len(params):
+            raise _fail(path, "tune.params", f"names a parameter twice: {params!r}")
+    for inst in spec.components[comp]:
+        _check_searchable(inst, params, path)
+    allow = raw.get("allow_test_metric", False)
+    if not isinstance(allow, bool):
+        raise _fail(path, "tune.allow_test_metric", f"must be true or false, got {allow!r}")
+    tune = TuneSpec(
         component=comp,
         n_trials=n,
         metric=metric,
         direction=direction,
-        sampler_seed=int(raw.get("sampler_seed", 0)),
+        sampler_seed=sampler_seed,
         params=tuple(params) if params is not None else None,
         timeout=float(timeout) if timeout is not None else None,
+        allow_test_metric=allow,
     )
+    from .tuning import study_metric
+
+    for attack in spec.components["attack"]:
+        try:
+            study_metric(tune, attack)
+        except SpecError as exc:
+            raise _fail(path, "tune", str(exc)) from None
+    return tune
+
+
+def _check_searchable(inst: "Component", params: list[str] | None, path: str) -> None:
+    """Each tuned instance must have something to search, or every one of its cells would fail."""
+    from .tuning import search_names
+
+    if params is not None:
+        missing = [x for x in params if x not in inst.params]
+        if missing:
+            raise _fail(path, "tune.params", f"{inst.name} has no parameter {', '.join(map(repr, missing))}")
+        untunable = [x for x in params if not inst.params[x].has_space]
+        if untunable:
+            raise _fail(path, "tune.params", f"{inst.name}: {', '.join(map(repr, untunable))} declares no search space")
+    elif not search_names(inst, None):
+        raise _fail(path, "tune", f"{inst.instance_name} has nothing to search: every parameter with a search "
+                    "space is fixed in the spec, or none declares one; name some in tune.params or drop [tune]")
+
+

@@ -1,36 +1,48 @@
 """Optuna tuning of a cell: one study per cell over the attack's (or defense's) declared search space.
 
-The study lives in the same database URL as the results (Optuna's own
-tables); the best trial's metrics become the cell's metrics and every trial
-is mirrored into ``recsec_trials`` for the leaderboard.
+The study lives in the results database (Optuna's own tables); every trial runs in the
+cell's arena, the best trial's judged metrics become the cell's metrics, and every trial
+is mirrored into ``recsec_trials`` for the leaderboard. A study optimises a metric the
+attacker could observe (``recsec.judges.names``: ``observable``), never a test metric,
+unless the spec sets ``[tune] allow_test_metric = true`` (the cell's identity then says so).
+A defense is tuned against the attack: it minimises what the attacker maximises.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import TYPE_CHECKING, Any
+
+from .errors import SpecError
+from .judges import names
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Sequence
 
+    from .arena import Arena, Verdict
     from .cells import Cell
-    from .context import RunContext
-    from .data import Split
-    from .runner import Runner
+    from .spec import TuneSpec
 
 
-def metric_direction(metric: str, cell: "Cell") -> str:
-    """maximize / minimize for ``metric`` from the component that reports it."""
-    prefix, _, name = metric.partition(".")
-    owner = {"attack": cell.attack, "defense": cell.defense}.get(prefix)
-    directions = getattr(owner, "metric_directions", {}) if owner is not None else {}
-    if name in directions:
-        return "maximize" if directions[name] else "minimize"
-    if prefix in ("utility", "defended"):
-        return "maximize"
-    raise ValueError(
-        f"cannot tell whether {metric!r} should be maximised: set tune.direction in the spec "
-        f"or declare it in {type(owner).__name__ if owner else 'the component'}.metric_directions"
-    )
+def study_metric(tune: "TuneSpec", attack: Any) -> tuple[str, str]:
+    """(metric, direction) a study of ``attack``'s cells optimises; a clear error when the metric
+    is not judged, ranks nothing, or is a test metric the spec did not explicitly allow."""
+    threat = attack.output.threat
+    metric = tune.metric or names.OBSERVABLE_DEFAULT.get(threat)
+    if not metric:
+        raise SpecError(f"tune.metric: {attack.name} ({threat or 'no'} threat) has no observable default; name one")
+    info = names.info(metric)
+    if info is None or info.higher_is_better is None and tune.direction is None:
+        raise SpecError(f"tune.metric {metric!r} is not a judged metric with a direction (recsec.judges.names)")
+    if not info.observable and not tune.allow_test_metric:
+        observable = names.OBSERVABLE_DEFAULT.get(threat, "an observable metric")
+        raise SpecError(f"tune.metric {metric!r} is measured on data the attacker never sees; tune {observable} "
+                        "or set [tune] allow_test_metric = true (reports then mark the cell)")
+    direction = tune.direction or info.direction
+    if tune.direction is None and tune.component == "defense":  # the defender works against the attacker
+        direction = "minimize" if direction == "maximize" else "maximize"
+    return metric, str(direction)
 
 
 def search_names(target: Any, named: "Sequence[str] | None") -> list[str]:
@@ -41,67 +53,70 @@ def search_names(target: Any, named: "Sequence[str] | None") -> list[str]:
     return [n for n, p in target.params.items() if p.tunable and n not in target.given_params]
 
 
-def tune_cell(
-    runner: "Runner", cell: "Cell", victim: Any, split: "Split", defense: Any, ctx: "RunContext"
-) -> tuple[dict[str, float], dict[str, Any]]:
+def tune_cell(arena: "Arena", cell: "Cell", tune: "TuneSpec", storage_url: str, force: bool = False,
+              n_trials: int | None = None, finalize: bool = True) -> tuple["Verdict", dict[str, Any]] | None:
+    """Run (or continue) the cell's study up to ``tune.n_trials`` finished trials; the best trial's
+    verdict and the trials. ``n_trials``/``finalize=False``: run at most that many trials and
+    return nothing (one of several processes sharing the study; the cell's task finalizes it)."""
     import optuna
 
-    tune = runner.spec.tune
-    assert tune is not None
-    metric = tune.metric or (f"attack.{cell.attack.primary_metric}" if cell.attack.primary_metric else None)
-    if not metric:
-        raise ValueError(f"tune.metric is not set and attack {cell.attack.name} declares no primary_metric")
-    direction = tune.direction or metric_direction(metric, cell)
-    target = cell.attack if tune.component == "attack" else defense
-    names = search_names(target, tune.params)
-    if not names:
+    metric, direction = study_metric(tune, cell.attack)
+    target = cell.attack if tune.component == "attack" else cell.defense
+    names_ = search_names(target, tune.params)
+    if not names_:
         raise ValueError(f"{target.name} has no tunable parameter left (all are fixed in the spec or none declares a search space)")
 
     study_name = f"recsec-{cell.config_hash[:32]}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=study_name,
-        storage=runner.storage.url,
-        sampler=optuna.samplers.TPESampler(seed=tune.sampler_seed),
-        direction=direction,
-        load_if_exists=True,
-    )
-    results: dict[int, dict[str, float]] = {}
+    if force:  # --force recomputes: a stored study's trials describe the old computation
+        try:
+            optuna.delete_study(study_name=study_name, storage=storage_url)
+        except KeyError:
+            pass
+    study = optuna.create_study(study_name=study_name, storage=storage_url, direction=direction, load_if_exists=True,
+                                sampler=optuna.samplers.TPESampler(seed=tune.sampler_seed))
+    import warnings
+
+    with warnings.catch_warnings():  # experimental in Optuna 3.x, stable in 4
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([metric])
+    study.set_user_attr("recsec_cell", cell.label)
+    study.set_user_attr("recsec_config_hash", cell.config_hash)
+    study.set_user_attr("recsec_component", tune.component)
+    verdicts: dict[int, "Verdict"] = {}
 
     def objective(trial: "optuna.Trial") -> float:
-        values = {n: target.params[n].suggest(trial, n) for n in names}
+        values = {n: target.params[n].suggest(trial, n) for n in names_}
         params = {**target.given_params, **values}
         if tune.component == "attack":
-            attack = type(cell.attack)(**params)
-            m = runner.attack_once(cell, attack, defense, victim, split, ctx)
+            verdict = arena.attack(type(cell.attack)(**params))
         else:
-            tuned = type(defense)(**params)
-            tuned.prepare(victim, split, ctx)
-            m = runner.attack_once(cell, cell.attack, tuned, victim, split, ctx)
-        if metric not in m:
-            raise KeyError(f"tuned metric {metric!r} not among the cell's metrics: {sorted(m)}")
-        results[trial.number] = m
-        trial.set_user_attr("metrics", m)
-        return m[metric]
+            verdict = arena.attack(cell.attack, arena.prepare(type(cell.defense)(**params)))
+        if metric not in verdict.metrics:
+            raise KeyError(f"tuned metric {metric!r} not among the cell's judged metrics: {sorted(verdict.metrics)}")
+        verdicts[trial.number] = verdict
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr("metrics", verdict.metrics)
+        trial.set_user_attr("diagnostics", verdict.diagnostics)
+        return verdict.metrics[metric]
 
     remaining = tune.n_trials - len([t for t in study.trials if t.state.is_finished()])
+    if n_trials is not None:
+        remaining = min(remaining, n_trials)
     if remaining > 0:
         study.optimize(objective, n_trials=remaining, timeout=tune.timeout, catch=(Exception,))
+    if not finalize:
+        return None
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         failures = [t.user_attrs.get("fail_reason") or t.system_attrs.get("fail_reason", "") for t in study.trials]
         raise RuntimeError(f"every tuning trial failed ({len(study.trials)} trials) {failures[-1:] if failures else ''}")
+    from .arena import Verdict
+
     best = study.best_trial
-    best_metrics = dict(best.user_attrs.get("metrics") or results.get(best.number, {}))
-    best_metrics["tune.best_trial"] = float(best.number)
-    trials = [
-        {
-            "number": t.number,
-            "state": t.state.name,
-            "value": t.value,
-            "params": dict(t.params),
-            "metrics": dict(t.user_attrs.get("metrics") or {}),
-        }
-        for t in study.trials
-    ]
-    return best_metrics, {"n_trials": len(study.trials), "study_name": study_name, "trials": trials}
+    verdict = verdicts.get(best.number) or Verdict(dict(best.user_attrs.get("metrics") or {}),
+                                                   dict(best.user_attrs.get("diagnostics") or {}))
+    verdict.metrics["tune.best_trial"] = float(best.number)
+    trials = [{"number": t.number, "state": t.state.name, "value": t.value, "params": dict(t.params),
+               "metrics": dict(t.user_attrs.get("metrics") or {})} for t in study.trials]
+    return verdict, {"n_trials": len(study.trials), "study_name": study_name, "trials": trials}

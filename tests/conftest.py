@@ -66,6 +66,14 @@ def thirdparty_dists(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def impostor_dists(thirdparty_dists):
+    """Also a distribution that sorts before recsec and registers built-in and toy names
+    (tests/thirdparty/recsec_impostor_plugin.py)."""
+    _write_dist(thirdparty_dists, "aaa-impostor", "9.9", {"impostor": "recsec_impostor_plugin"})
+    return thirdparty_dists
+
+
+@pytest.fixture
 def toy_registry(monkeypatch):
     """The installed registry plus the toy plugin (registered directly)."""
     monkeypatch.syspath_prepend(str(THIRDPARTY))

@@ -33,7 +33,7 @@ def test_a_signal_stops_the_run_like_ctrl_c(tmp_path, signum):
     spec.write_text(SPEC)
     db = f"sqlite:///{tmp_path / 'results.db'}"
     cli = [sys.executable, "-m", "recsec.cli"]
-    proc = subprocess.Popen([*cli, "run", str(spec), "--db", db, "--artifacts", str(tmp_path / "art"), "--no-progress"],
+    proc = subprocess.Popen([*cli, "run", str(spec), "--db", db, "--artifacts", str(tmp_path / "art"), "--no-progress", "-v"],
                             stderr=subprocess.PIPE, text=True, preexec_fn=_ignore_sigint)
     try:
         seen = []

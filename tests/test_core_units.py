@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from recsec import metrics
-from recsec.blackbox import EVALUATOR, BlackBoxAPI
+from recsec.blackbox import AccountKind, BlackBoxAPI
 from recsec.data import leave_one_out
 from recsec.errors import BudgetExhausted, ParameterError
 from recsec.params import Param, ParamSet, instance_name, parse_assignments, parse_instance_name
 from recsec.queries import Queries
 from recsec.testing import check_recommender, tiny_interactions
 from recsec.testing.checks import _Popularity, _popular_victim
+from recsec.threat import Serving
 
 
 def test_instance_names_round_trip():
@@ -82,23 +83,28 @@ def test_ranking_metrics_and_agreement_on_toy_lists():
 
 def test_blackbox_budget_is_exact_and_logged():
     split = leave_one_out(tiny_interactions())
-    api = BlackBoxAPI(_popular_victim(split), k=5, budget=7, popular=split.train.popularity_ranking())
+    victim = _popular_victim(split)
+    api = BlackBoxAPI(victim, Serving(k=5, budget=7), popular=split.train.popularity_ranking())
     q = Queries(split.test.histories[:4])
     assert api.query(q).shape == (4, 5)
     with pytest.raises(BudgetExhausted, match="budget of 7"):
         api.query(q)  # 4 + 4 > 7: refused whole, nothing answered
     assert api.queries_used == 4 and api.remaining == 3
-    api.query(q.slice(0, 3))
-    assert api.queries_used == 7 and len(api.log) == 7
-    api.query(q, account=EVALUATOR)  # the evaluator never spends the attacker's budget
-    assert api.queries_used == 7 and api.queries_by_account[EVALUATOR] == 4
+    api.query(q.slice(0, 3), account="sybil")
+    assert api.queries_used == 7 and len(api.log) == 7 and api.queries_by_account == {"attacker": 4, "sybil": 3}
+    assert {r.account.kind for r in api.log.records} == {AccountKind.ATTACKER}
+    # the evaluator is another API: it has no budget, and an attacker cannot pass for it
+    evaluator = BlackBoxAPI(victim, Serving(k=5, budget=7), kind=AccountKind.EVALUATOR, popular=split.train.popularity_ranking())
+    evaluator.query(q)
+    evaluator.query(q)
+    assert evaluator.remaining is None and evaluator.log.records[0].account.kind is AccountKind.EVALUATOR
 
 
 def test_blackbox_cold_start_serves_popular_list_to_unknown_users():
     split = leave_one_out(tiny_interactions())
     victim = _popular_victim(split)
     pop = split.train.popularity_ranking()
-    api = BlackBoxAPI(victim, k=5, cold_start="popular", popular=pop, exclude_history=True)
+    api = BlackBoxAPI(victim, Serving(k=5, cold_start="popular", exclude_history=True), popular=pop)
     member = int(split.test.users[0])
     lists = api.query(Queries.of([split.test.histories[0], split.test.histories[0]], [member, -1]))
     assert lists[1].tolist() == pop[:5].tolist()  # unknown user: the fallback list, history not consulted

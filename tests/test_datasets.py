@@ -117,18 +117,19 @@ def test_bad_format_names_the_file(tmp_path):
         MovieLensLatestSmall().load(_ctx(tmp_path))
 
 
-def test_ml_1m_partial_file_warns(tmp_path):
+def test_ml_1m_partial_file_is_read_only_when_named(tmp_path):
     text = "".join(f"{u}::{i}::{int(r)}::{t}\n" for u, i, r, t in ROWS)
     _write(tmp_path / "data" / "ml-1m" / "ratings_users1-2999.dat", text, True)
-    with pytest.warns(UserWarning, match="PARTIAL"):
-        d = MovieLens1M(**OFF).load(_ctx(tmp_path))
-    assert "1-2999" in d.source["partial"]
+    with pytest.warns(UserWarning, match="variant=partial"):
+        d = MovieLens1M(variant="partial", **OFF).load(_ctx(tmp_path))
+    assert "1-2999" in d.source["partial"] and d.source["file"] == "ml-1m/ratings_users1-2999.dat"
     assert d.stats()["interactions"] == 7
-    with pytest.warns(UserWarning, match="PARTIAL"):  # cache hits warn too
-        MovieLens1M(**OFF).load(_ctx(tmp_path))
-    with pytest.raises(DataUnavailableError, match="allow_partial") as err:
-        MovieLens1M(allow_partial=False).load(_ctx(tmp_path))
+    with pytest.warns(UserWarning, match="variant=partial"):  # cache hits warn too
+        MovieLens1M(variant="partial", **OFF).load(_ctx(tmp_path))
+    with pytest.raises(DataUnavailableError, match="no data file found") as err:  # auto never takes it
+        MovieLens1M().load(_ctx(tmp_path))
     assert str(tmp_path / "data" / "ml-1m" / "ratings.dat") in str(err.value)
+    assert "sequences_chronological.txt" in str(err.value)
 
 
 def test_missing_data_names_paths_and_url(tmp_path):
@@ -466,12 +467,10 @@ def test_real_amazon_beauty_sequence_file(shared_data, tmp_path, monkeypatch):
 
 def test_real_ml_1m_partial(shared_data, tmp_path):
     ctx = _real_ctx(shared_data, tmp_path)
-    if (shared_data / "ml-1m" / "ratings.dat").exists() or (shared_data / "ml-1m" / "ratings.dat.gz").exists():
-        pytest.skip("a complete ratings.dat is present")
-    with pytest.warns(UserWarning, match="PARTIAL"):
-        raw = MovieLens1M(**OFF).load(ctx)
+    with pytest.warns(UserWarning, match="variant=partial"):
+        raw = MovieLens1M(variant="partial", **OFF).load(ctx)
     assert raw.stats() == {"users": 2999, "items": 3615, "interactions": 487650}
     assert "1-2999" in raw.source["partial"]
-    with pytest.warns(UserWarning, match="PARTIAL"):
-        filtered = MovieLens1M().load(ctx)
+    with pytest.warns(UserWarning, match="variant=partial"):
+        filtered = MovieLens1M(variant="partial").load(ctx)
     assert filtered.stats() == {"users": 2999, "items": 3266, "interactions": 486907}

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from recsec.blackbox import BlackBoxAPI
-from recsec.context import AttackContext, RunContext
+from recsec.arena import Arena
 from recsec.data import Interactions
 from recsec.plugins.attacks import _mia_data
-from recsec.plugins.attacks._mia_data import MIAPartition, item_vectors, mia_features, rank_weights
+from recsec.plugins.attacks._mia_data import item_vectors, mia_features, rank_weights
 from recsec.plugins.attacks.membership import ZhangMIA
+from recsec.protocols import MembershipPartition, knowledge_of
+from recsec.threat import Serving
 from recsec.plugins.recommenders.lfm import LFM
 from recsec.testing import check_attack
 
@@ -51,8 +52,8 @@ def taste_data(n_users: int = 240, n_items: int = 120, n_clusters: int = 4, seed
 def test_split_partitions_are_disjoint_with_the_right_sizes():
     data = taste_data()
     attack = ZhangMIA()
-    split = attack.split(data, np.random.default_rng(0))
-    part: MIAPartition = split.extra["mia"]
+    split = attack.protocol().split(data, np.random.default_rng(0))
+    part: MembershipPartition = split.extra["membership"]
     counts = np.bincount(data.users, minlength=data.n_users)
     eligible = np.flatnonzero(counts >= 20)
     groups = [part.shadow_members, part.shadow_nonmembers, part.target_members, part.target_nonmembers, part.embedding]
@@ -75,28 +76,32 @@ def test_split_partitions_are_disjoint_with_the_right_sizes():
         assert len(split.train.subset(split.train.users == u)) == counts[u] - 1
     assert len(split.valid) == 0
     # the attacker's view: shadow/target users without their last event, embedding users complete
+    know = knowledge_of(part, np.random.default_rng(0))
     for u in part.shadow_nonmembers[:5]:
-        assert np.array_equal(part.histories(np.array([u]))[0], seqs[u][:-1])
+        assert np.array_equal(know.histories(np.array([u]))[0], seqs[u][:-1])
     for u in part.embedding[:5]:
-        assert np.array_equal(part.histories(np.array([u]))[0], seqs[u])
+        assert np.array_equal(know.histories(np.array([u]))[0], seqs[u])
 
-    again = attack.split(data, np.random.default_rng(0))
-    assert np.array_equal(again.extra["mia"].target_members, part.target_members), "split is not deterministic"
+    again = attack.protocol().split(data, np.random.default_rng(0))
+    assert np.array_equal(again.extra["membership"].target_members, part.target_members), "split is not deterministic"
 
 
-def test_split_key_tracks_the_partition_parameters_only():
-    base = ZhangMIA().split_key()
-    assert ZhangMIA(nonmember_lists="foldin", k=50, dim=20, mlp_lr=0.01).split_key() == base
-    assert ZhangMIA(min_interactions=10).split_key() != base
-    assert ZhangMIA(member_frac=0.4).split_key() != base
-    assert ZhangMIA(shadow_frac=0.25).split_key() != base
+def test_the_protocol_key_tracks_the_partition_parameters_only():
+    base = ZhangMIA().protocol().key
+    # the key of recsec's first version, so victims and seeds of unchanged protocols stay the same
+    assert base == "mia-zhang-v1[min_interactions=20,shadow_frac=0.3333333333333333,target_frac=0.3333333333333333,member_frac=0.5]"
+    assert ZhangMIA(nonmember_lists="foldin", k=50, dim=20, mlp_lr=0.01).protocol().key == base
+    assert ZhangMIA(min_interactions=10).protocol().key != base
+    assert ZhangMIA(member_frac=0.4).protocol().key != base
+    assert ZhangMIA(shadow_frac=0.25).protocol().key != base
 
 
 def test_serving_and_metric_declarations():
-    assert ZhangMIA().serving() == {"k": 100, "cold_start": "popular"}
-    assert ZhangMIA(nonmember_lists="foldin", k=20).serving() == {"k": 20, "cold_start": "model"}
-    assert ZhangMIA.primary_metric == "auc" and ZhangMIA.families == ("general",)
-    assert set(ZhangMIA.metric_directions) == {"auc", "tpr@1%fpr", "balanced_accuracy"}
+    assert ZhangMIA().serving() == Serving(k=100, cold_start="popular")
+    assert ZhangMIA(nonmember_lists="foldin", k=20).serving() == Serving(k=20, cold_start="model")
+    assert ZhangMIA().primary_metric == "attack.auc" and ZhangMIA.families == ("general",)
+    tm = ZhangMIA().threat_model()
+    assert tm.algorithm and tm.auxiliary and not tm.defense and ZhangMIA(adaptive=True).threat_model().defense
     tunable = {k for k, p in ZhangMIA.params.items() if p.tunable}
     assert {"mlp_lr", "mlp_epochs", "dim", "k"} <= tunable
 
@@ -145,25 +150,12 @@ def test_item_vectors_factorise_the_embedding_matrix(monkeypatch):
 
 
 def run_cell(attack: ZhangMIA, data: Interactions, seed: int = 0) -> dict[str, float]:
-    """The runner's sequence: split, train the victim, serve it, attack."""
-    split = attack.split(data, np.random.default_rng(seed))
-    ctx = RunContext(seed=seed, device=torch.device("cpu"))
-    params = {"dim": 16, "epochs": 30, "lr": 0.02}
-    victim = LFM(**params)
-    victim.fit(split, ctx)
-    api = BlackBoxAPI(
-        victim, popular=split.train.popularity_ranking(), rng=np.random.default_rng(seed), **attack.serving()
-    )
-    actx = AttackContext(
-        seed=seed + 1,
-        device=ctx.device,
-        split=split,
-        n_items=data.n_items,
-        victim_factory=lambda: LFM(**params),
-    )
-    metrics = attack.run(api, actx)
-    assert api.queries_used == metrics["n_target"]
-    return metrics
+    """The runner's sequence in an arena: split, train the victim, serve it, attack, judge."""
+    arena = Arena.for_testing(recommender=LFM(dim=16, epochs=30, lr=0.02), data=data, attack=attack, seed=seed)
+    verdict = arena.attack(attack)
+    assert verdict.metrics["attack.queries"] == verdict.metrics["attack.n_target"]
+    return {**{k.split(".", 1)[1]: v for k, v in verdict.metrics.items()},
+            **{k.split(".", 1)[1]: v for k, v in verdict.diagnostics.items()}}
 
 
 def test_end_to_end_popular_nonmember_lists_are_detected():
@@ -181,11 +173,11 @@ def test_conformance_kit():
     # the kit's toy users have 15 events: lower the activity threshold
     check_attack(ZhangMIA, min_interactions=10, k=10, dim=8, mlp_epochs=20)
     check_attack(ZhangMIA, min_interactions=10, k=10, dim=8, mlp_epochs=20, nonmember_lists="foldin")
-    metrics = check_attack(ZhangMIA, budget=30, min_interactions=10, k=10, dim=8, mlp_epochs=20)
-    assert metrics["n_target"] == 30  # a budget below the target set: a random subset of the targets
+    verdict = check_attack(ZhangMIA, budget=30, min_interactions=10, k=10, dim=8, mlp_epochs=20)
+    assert verdict.metrics["attack.n_target"] == 30  # a budget below the target set: a random subset of the targets
 
 
 def test_split_refuses_empty_groups():
     data = taste_data(n_users=20)
     with pytest.raises(ValueError, match="empty"):
-        ZhangMIA(min_interactions=34).split(data, np.random.default_rng(0))
+        ZhangMIA(min_interactions=34).protocol().split(data, np.random.default_rng(0))

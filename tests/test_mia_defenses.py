@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from recsec.blackbox import BlackBoxAPI
+from recsec.blackbox import Account, AccountKind, BlackBoxAPI
 from recsec.data import Split, leave_one_out
 from recsec.plugins.defenses.list_shuffle import ListShuffle
 from recsec.plugins.defenses.popularity_randomization import PopularityRandomization
 from recsec.plugins.recommenders.itemcf import ItemCF
 from recsec.queries import Queries
 from recsec.testing import check_defense, tiny_context, tiny_interactions
+from recsec.threat import Serving
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -33,9 +34,8 @@ def served():
 
 def api_for(victim, split, defense, seed=0, k=10):
     defense.prepare(victim, split, tiny_context(0))
-    return BlackBoxAPI(
-        victim, k=k, defense=defense, cold_start="popular", popular=split.train.popularity_ranking(), rng=np.random.default_rng(seed)
-    )
+    return BlackBoxAPI(victim, Serving(k=k, cold_start="popular"), defense=defense,
+                       popular=split.train.popularity_ranking(), rng=np.random.default_rng(seed))
 
 
 @pytest.mark.parametrize("cls, params", [(PopularityRandomization, {}), (ListShuffle, {}), (ListShuffle, {"top_m": 3})])
@@ -45,7 +45,7 @@ def test_conformance(cls, params):
 
 def test_popularity_randomization_changes_only_nonpersonalised_rows(served):
     split, victim, q = served
-    plain = BlackBoxAPI(victim, k=10, cold_start="popular", popular=split.train.popularity_ranking()).query(q)
+    plain = BlackBoxAPI(victim, Serving(k=10, cold_start="popular"), popular=split.train.popularity_ranking()).query(q)
     defense = PopularityRandomization()
     out = api_for(victim, split, defense).query(q)
     member = victim.knows(q.users)
@@ -74,14 +74,15 @@ def test_popularity_randomization_pool_and_history_fallback(served):
     # a history covering most of the pool: the list keeps its length, history items fill the rest
     ranking = split.train.popularity_ranking()
     lists = np.tile(ranking[:10], (1, 1))
-    out, flags = d.answer(Queries([ranking[:15]]), lists, np.array([False]), "a", np.random.default_rng(0))
+    out, flags = d.answer(Queries([ranking[:15]]), lists, np.array([False]), Account(AccountKind.ATTACKER, "a"),
+                          np.random.default_rng(0))
     assert out.shape == (1, 10) and len(set(out[0].tolist())) == 10 and not flags.any()
     assert set(ranking[15:20].tolist()) <= set(out[0].tolist()) <= set(ranking[:20].tolist())
 
 
 def test_list_shuffle_permutes_rows_and_keeps_items(served):
     split, victim, q = served
-    plain = BlackBoxAPI(victim, k=10, cold_start="popular", popular=split.train.popularity_ranking()).query(q)
+    plain = BlackBoxAPI(victim, Serving(k=10, cold_start="popular"), popular=split.train.popularity_ranking()).query(q)
     out = api_for(victim, split, ListShuffle()).query(q)
     assert out.shape == plain.shape
     assert all(sorted(a) == sorted(b) for a, b in zip(out.tolist(), plain.tolist()))

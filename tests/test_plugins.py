@@ -23,6 +23,22 @@ def test_builtin_plugins_load_through_entry_points():
     assert none.plugin == "recsec:defenses" and none.plugin_version
 
 
+@pytest.mark.parametrize("package,kind,listed", [("datasets", "dataset", "DATASETS"),
+                                                  ("recommenders", "recommender", "RECOMMENDERS"),
+                                                  ("attacks", "attack", "ATTACKS"), ("defenses", "defense", "DEFENSES")])
+def test_builtin_lists_name_every_component_of_their_package(package, kind, listed):
+    """The built-ins register an explicit list; reflection over the package finds nothing it forgot."""
+    import importlib
+
+    from recsec.discovery import components_in_package
+    from recsec.registry import KINDS
+
+    module = importlib.import_module(f"recsec.plugins.{package}")
+    found = set(components_in_package(module.__name__, KINDS[kind]))
+    assert set(getattr(module, listed)) == found
+    assert set(load_registry().names(kind)) >= {c.name for c in found}
+
+
 def test_thirdparty_entry_point_registers_and_broken_plugins_are_reported(thirdparty_dists):
     reg = load_registry()
     probe = reg.get("attack", "toy-probe")
@@ -40,7 +56,7 @@ def test_plugins_command_lists_components_versions_and_failures(thirdparty_dists
     assert main(["plugins", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     attacks = {c["name"]: c for c in out["components"]["attack"]}
-    assert attacks["toy-probe"]["version"] == "2"
+    assert attacks["toy-probe"]["version"] == "3"
     assert attacks["toy-probe"]["plugin_version"] == "0.3"
     assert attacks["toy-probe"]["params"]["n_queries"]["default"] == 10
     assert any(f["plugin"] == "recsec-broken:broken" for f in out["failures"])

@@ -24,7 +24,10 @@ seeds = [3]
 
 [[attacks]]
 name = "dfme-autoregressive"
-params = { n_sequences = 12, seq_len = 6, gen_batch = 6, epochs = 2, eval_users = 30 }
+params = { n_sequences = 12, seq_len = 6, gen_batch = 6, epochs = 2 }
+
+[judge]
+eval_users = 30
 """
 
 

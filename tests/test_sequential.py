@@ -58,8 +58,8 @@ def trained(split, registry):
     out = {}
     for name in MODELS:
         rec = registry.create("recommender", name, max_epochs=EPOCHS[name], patience=0, **TINY, **_extra(name))
-        stats = rec.fit(split, _ctx())
-        out[name] = (rec, stats)
+        report = rec.fit(split, _ctx())
+        out[name] = (rec, report)
     return out
 
 
@@ -86,9 +86,11 @@ def test_public_modules_do_not_import_torch():
 
 @pytest.mark.parametrize("name", MODELS)
 def test_loss_decreases_and_model_learns(trained, split, name):
-    rec, stats = trained[name]
+    rec, report = trained[name]
     losses = [row["loss"] for row in rec.train_history]
-    assert len(losses) == stats["epochs"] == EPOCHS[name]
+    assert len(losses) == report.stats["epochs"] == EPOCHS[name]
+    # the report carries the curve and the seed the weights were drawn under
+    assert report.curve == rec.train_history and report.init_seed == rec.init_seed(_ctx())
     assert losses[-1] < losses[0] * 0.9, losses
     # far better than chance (HR@10 of a random ranking over 40 items is about 0.25)
     assert evaluate(rec, split.test, "full", ks=(10,))["hr@10"] > 0.5
@@ -150,7 +152,7 @@ def test_same_seed_same_model_and_different_seed_differs(split, registry):
 
 def test_early_stopping_restores_the_best_epoch(split, registry):
     rec = registry.create("recommender", "gru4rec", max_epochs=30, patience=2, **TINY)
-    stats = rec.fit(split, _ctx())
+    stats = rec.fit(split, _ctx()).stats
     hist = rec.train_history
     best = max(r["valid_ndcg@10"] for r in hist)
     assert stats["best_valid_ndcg@10"] == pytest.approx(best)
@@ -163,8 +165,16 @@ def test_early_stopping_restores_the_best_epoch(split, registry):
     assert again["ndcg@10"] == pytest.approx(best, abs=1e-9)
 
 
+def test_restore_last_serves_the_last_epoch_as_the_gro_reference_does(split, registry):
+    rec = registry.create("recommender", "gru4rec", max_epochs=4, patience=0, restore="last", **TINY)
+    rec.fit(split, _ctx())
+    excl = user_items_for(split, split.valid)
+    again = evaluate(rec, split.valid, "sampled", ks=(10,), seed=EVAL_SEED, stream="valid", exclude=excl)
+    assert again["ndcg@10"] == pytest.approx(rec.train_history[-1]["valid_ndcg@10"], abs=1e-9)
+
+
 def test_windows_cover_long_sequences():
-    from recsec.plugins.recommenders._seq_core import build_windows
+    from recsec.plugins.sequential.windows import build_windows
 
     seq = np.arange(23)
     tw = build_windows([seq, np.arange(1), np.arange(4)], width=10, step=5)
@@ -178,7 +188,7 @@ def test_windows_cover_long_sequences():
 
 
 def test_negative_sampler_avoids_the_users_items():
-    from recsec.plugins.recommenders._seq_core import NegativeSampler, user_item_keys
+    from recsec.plugins.sequential.sampling import NegativeSampler, user_item_keys
 
     users = np.repeat([0, 1], 15)
     items = np.r_[np.arange(15), np.arange(5, 20)]
@@ -190,8 +200,8 @@ def test_negative_sampler_avoids_the_users_items():
 
 
 def test_weight_decay_groups():
-    from recsec.plugins.recommenders._seq_train import param_groups
-    from recsec.plugins.recommenders._seq_transformer import BERT4RecNet
+    from recsec.plugins.sequential.trainer import param_groups
+    from recsec.plugins.sequential.transformer import BERT4RecNet
 
     net = BERT4RecNet(10, 16, 8, 1, 2, 0.1, 0.1, 0.5, 4)
     decay, no_decay = param_groups(net, 0.01, decay_embeddings=False)
@@ -235,10 +245,10 @@ def test_interrupted_training_resumes_to_the_same_model(split, registry, tmp_pat
 
 def test_time_limit_stops_after_the_epoch_that_crosses_it(split, registry):
     rec = registry.create("recommender", "sasrec", max_epochs=50, patience=0, time_limit_s=1e-9, **TINY, n_blocks=1)
-    stats = rec.fit(split, _ctx(0))
+    stats = rec.fit(split, _ctx(0)).stats
     assert stats["epochs"] == 1 and stats["time_limited"] == 1.0  # the epoch that crossed the limit ends training
     free = registry.create("recommender", "sasrec", max_epochs=2, patience=0, **TINY, n_blocks=1)
-    assert free.fit(split, _ctx(0))["time_limited"] == 0.0
+    assert free.fit(split, _ctx(0)).stats["time_limited"] == 0.0
 
 
 def test_checkpoint_parameter_loads_instead_of_training(split, registry, tmp_path):
@@ -248,8 +258,9 @@ def test_checkpoint_parameter_loads_instead_of_training(split, registry, tmp_pat
     trained.save(path)
     logs: list[str] = []
     loaded = registry.create("recommender", "gru4rec", checkpoint=str(path), **TINY)
-    stats = loaded.fit(split, RunContext(seed=9, device=torch.device("cpu"), log=logs.append))
-    assert stats == {"epochs": 0.0, "from_checkpoint": 1.0} and loaded.train_history == []
+    report = loaded.fit(split, RunContext(seed=9, device=torch.device("cpu"), log=logs.append))
+    assert report.stats == {"epochs": 0.0, "from_checkpoint": 1.0} and loaded.train_history == []
+    assert report.init_seed is None  # loaded weights were not drawn from a seed
     assert any("not trained" in m for m in logs)
     q = Queries(split.test.histories[:12])
     assert torch.equal(trained.score(q), loaded.score(q))
@@ -263,21 +274,21 @@ def test_checkpoint_parameter_loads_instead_of_training(split, registry, tmp_pat
 
 def test_resume_state_is_never_shared_between_different_nets(split, registry, tmp_path):
     """A GRO-wrapped net trains the same recommender with the same seed: its state file must differ."""
-    from recsec.plugins.recommenders._seq_train import _resume_path
+    from recsec.plugins.sequential.resume import resume_path
 
     rec = registry.create("recommender", "sasrec", **TINY, n_blocks=1)
     rec.n_items = split.train.n_items
     ctx = RunContext(seed=1, device=torch.device("cpu"), work_dir=tmp_path)
     rec.net = torch.nn.Linear(1, 1)
-    a = _resume_path(rec, split, ctx)
+    a = resume_path(rec, split, ctx)
     rec.net = torch.nn.Bilinear(1, 1, 1)
-    b = _resume_path(rec, split, ctx)
+    b = resume_path(rec, split, ctx)
     assert a is not None and b is not None and a != b and a.parent == b.parent == tmp_path
 
 
 def test_narm_softmax_attention_is_the_reference_formula():
     """alpha_t. = softmax over j <= t of v . hardsigmoid(A1 h_t + A2 h_j); c_l = sum_j alpha_tj h_j."""
-    from recsec.plugins.recommenders._seq_rnn import NARMNet
+    from recsec.plugins.sequential.recurrent import NARMNet
 
     torch.manual_seed(0)
     net = NARMNet(6, 4, 5, 4, 0.0, 0.0, attention="softmax").eval()
@@ -299,7 +310,7 @@ def test_narm_reference_attention_learns(split, registry):
     rec.fit(split, _ctx(2))
     losses = [r["loss"] for r in rec.train_history]
     assert losses[-1] < 0.8 * losses[0]
-    from recsec.plugins.recommenders._seq_rnn import NARMNet
+    from recsec.plugins.sequential.recurrent import NARMNet
 
     with pytest.raises(ValueError, match="attention"):
         NARMNet(5, 8, 8, 4, 0.0, 0.0, attention="other")
@@ -318,10 +329,10 @@ def test_a_time_limited_run_continues_when_rerun_with_a_larger_limit(split, regi
     plain.fit(split, _ctx(4))
     cut = make(max_epochs=3, time_limit_s=1e-9)
     ctx = RunContext(seed=4, device=torch.device("cpu"), work_dir=tmp_path)
-    assert cut.fit(split, ctx)["epochs"] == 1
+    assert cut.fit(split, ctx).stats["epochs"] == 1
     assert len(list(tmp_path.glob("sasrec-training-*.pt"))) == 1  # kept for a longer rerun
     again = make(max_epochs=3, time_limit_s=1e-9)  # the same limit again trains no further epoch
-    assert again.fit(split, ctx)["epochs"] == 1
+    assert again.fit(split, ctx).stats["epochs"] == 1
     logs: list[str] = []
     longer = make(max_epochs=3)
     longer.fit(split, RunContext(seed=4, device=torch.device("cpu"), work_dir=tmp_path, log=logs.append))
@@ -355,7 +366,7 @@ def test_a_rerun_continues_a_finished_training_only_when_its_stopping_rules_reac
 def test_trajectory_length_replays_the_stopping_checks():
     from types import SimpleNamespace
 
-    from recsec.plugins.recommenders._seq_train import trajectory_length
+    from recsec.plugins.sequential.resume import trajectory_length
 
     scores = [0.1, 0.3, 0.2, 0.25, 0.28, 0.4]
     history = [{"epoch_s": 10.0, "valid_s": 1.0, "valid_ndcg@10": v} for v in scores]
@@ -372,7 +383,7 @@ def test_trajectory_length_replays_the_stopping_checks():
 
 
 def test_every_prefix_windows_are_the_reference_examples():
-    from recsec.plugins.recommenders._seq_core import build_windows
+    from recsec.plugins.sequential.windows import build_windows
 
     tw = build_windows([np.arange(5), np.arange(1), np.arange(3)], width=3, step=99, every_prefix=True)
     # one window per (history, next item): prefixes of 2..n items, at most `width` of them, ids + 1
@@ -385,8 +396,8 @@ def test_prefix_examples_give_the_per_position_losses_of_a_window(net_name):
     """examples="prefixes": the loss of the window ending at item t is the windows-mode loss at position t."""
     import torch.nn.functional as F
 
-    from recsec.plugins.recommenders._seq_core import build_windows
-    from recsec.plugins.recommenders._seq_rnn import GRU4RecNet, NARMNet, _prefix_targets
+    from recsec.plugins.sequential.windows import build_windows
+    from recsec.plugins.sequential.recurrent import GRU4RecNet, NARMNet, _prefix_targets
 
     def make(examples):
         torch.manual_seed(3)
@@ -412,7 +423,7 @@ def test_prefix_examples_give_the_per_position_losses_of_a_window(net_name):
 
 def test_narm_prefix_examples_learn(split, registry):
     rec = registry.create("recommender", "narm", examples="prefixes", max_epochs=3, patience=0, **TINY)
-    stats = rec.fit(split, _ctx(5))
+    stats = rec.fit(split, _ctx(5)).stats
     lengths = [len(s) for s in split.train.sequences()]
     assert stats["windows"] == sum(n - 1 for n in lengths if n >= 2)  # the trainer built one window per prefix
     losses = [r["loss"] for r in rec.train_history]
@@ -424,5 +435,5 @@ def test_sequential_recommenders_pass_the_conformance_kit(registry, name):
     from recsec.testing import check_recommender
 
     cls = type(registry.create("recommender", name))
-    assert cls.stopping_params == {"max_epochs", "patience", "time_limit_s"}
+    assert {n for n, p in cls.params.items() if p.stopping} == {"max_epochs", "patience", "time_limit_s"}
     check_recommender(cls, max_epochs=2, patience=0, **TINY)

@@ -300,6 +300,7 @@ def test_artifacts(storage: Storage) -> None:
 
 
 def test_export_csv_and_json(storage: Storage) -> None:
+    """The repository's export is the read model's (recsec.tables): identity first, then metrics."""
     with storage.transaction() as s:
         repo.save_done(s, ident(2), {"agreement": 0.25, "status": 7.0})
         repo.save_done(s, ident(1), {"agreement": 0.5, "auc": 0.75})
@@ -307,30 +308,71 @@ def test_export_csv_and_json(storage: Storage) -> None:
         repo.save_done(s, ident(9, benchmark="other"), {"zzz": 1.0})
     with storage.transaction(readonly=True) as s:
         rows = repo.export_rows(s, benchmark="bench")
+        done = repo.export_rows(s, benchmark="bench", status="done")
         text_csv = repo.export(s, "csv", benchmark="bench")
         text_json = repo.export(s, "json", benchmark="bench")
         with pytest.raises(ValueError):
             repo.export(s, "xml")  # type: ignore[arg-type]
 
-    assert [r["recommender"] for r in rows] == ["rec1", "rec2", "rec3"]
-    assert rows[0] == {
-        "benchmark": "bench", "dataset": "ml-100k", "recommender": "rec1", "attack": "extraction",
-        "defense": "none", "seed": 0, "status": "done", "agreement": 0.5, "auc": 0.75, "metric:status": None,
-    }  # fmt: skip
-    assert rows[2]["status"] == "failed" and rows[2]["agreement"] is None
+    assert [r["recommender"] for r in rows] == ["rec1", "rec2", "rec3"] and len(done) == 2
+    first = rows[0]
+    assert (first["config_hash"], first["benchmark"], first["dataset"], first["attack"], first["seed"]) == (
+        "hash1-bench-0", "bench", "ml-100k", "extraction", 0)
+    assert first["recommender_params"] == {"dim": 8} and first["status"] == "done"
+    assert (first["agreement"], first["auc"], first["metric:status"]) == (0.5, 0.75, None)
+    assert rows[2]["status"] == "failed" and rows[2]["agreement"] is None and rows[2]["error"] == "boom"
 
     parsed = list(csv.DictReader(io.StringIO(text_csv)))
     header = text_csv.splitlines()[0].split(",")
-    assert header == [*repo.EXPORT_COLUMNS, "agreement", "auc", "metric:status"]
-    assert len(parsed) == 3
+    assert header[:3] == ["config_hash", "setup_hash", "benchmark"]
+    assert header[-3:] == ["agreement", "auc", "metric:status"]
+    assert len(parsed) == 3 and parsed[0]["recommender_params"] == '{"dim":8}'
     assert parsed[1]["recommender"] == "rec2" and float(parsed[1]["agreement"]) == 0.25 and parsed[1]["auc"] == ""
-    assert json.loads(text_json) == rows
+    assert [r["config_hash"] for r in json.loads(text_json)] == [r["config_hash"] for r in rows]
 
 
 def test_export_of_empty_database(storage: Storage) -> None:
     with storage.transaction(readonly=True) as s:
-        assert repo.export(s, "csv").strip() == ",".join(repo.EXPORT_COLUMNS)
+        assert repo.export(s, "csv").strip().startswith("config_hash,setup_hash,benchmark,dataset,")
         assert json.loads(repo.export(s, "json")) == []
+
+
+# -- read-only opening ---------------------------------------------------------------------------
+
+
+def test_readonly_storage_never_creates_or_writes(db_url: str, tmp_path) -> None:
+    """What `recsec results` and `recsec report` open: nothing is created, migrated or written."""
+    from sqlalchemy import text
+
+    from recsec.storage.db import StorageError
+
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StorageError, match=f"no database at {missing}"):
+        Storage(f"sqlite:///{missing}", readonly=True)
+    assert not missing.exists()
+    with Storage(db_url) as writer:
+        writer.upgrade()
+    reader = Storage(db_url, readonly=True)
+    assert reader.check_schema() is reader
+    with pytest.raises(Exception, match="(?i)read.?only"):
+        with reader.transaction(readonly=True) as s:
+            s.execute(text("INSERT INTO recsec_runs (benchmark, spec_path, spec_text, status, recsec_version, started_at,"
+                           " hardware, options) VALUES ('x', '', '', 'running', '', CURRENT_TIMESTAMP, '{}', '{}')"))
+    with pytest.raises(StorageError, match="opened read-only"):
+        reader.upgrade()
+    reader.dispose()
+
+
+def test_check_schema_names_the_upgrade_command(db_url: str) -> None:
+    from recsec.storage.db import StorageError
+
+    store = Storage(db_url)
+    store.upgrade("0001")
+    with pytest.raises(StorageError, match=r"has schema 0001, behind this recsec's 0002; run `recsec db upgrade --db "):
+        store.check_schema()
+    store.upgrade()
+    assert store.check_schema() is store
+    store.dispose()
 
 
 # -- connection settings and errors ------------------------------------------------------------

@@ -69,6 +69,7 @@ _CATALOG: tuple[MetricInfo, ...] = (
     _m("attack.agr@10", True, "Agr@10: mean overlap of the surrogate's and the undefended victim's top 10 on real test users (Yue et al.)", threat="extraction"),
     _m("attack.agr@10_unseen", True, "Agr@10 on the test users whose sequences the attacker was not given (few-shot)", threat="extraction"),
     _m("attack.agr@10_init", None, "Agr@10 of the untrained surrogate: this architecture's chance level", threat="extraction"),
+    _m("attack.agr@10_unmasked", True, "Agr@10 when neither side drops the query's history (the DFME reference's metric)", threat="extraction"),
     _m("attack.holdout_agr@10", True, "Agr@10 with the black box's answers on the attacker's held-out queries (observable)", observable=True, threat="extraction"),
     _m("attack.ndcg@10", True, "the surrogate's NDCG@10 on real test users (full ranking, history masked)", threat="extraction"),
     _m("attack.hr@10", True, "the surrogate's HR@10 on real test users (full ranking, history masked)", threat="extraction"),
@@ -93,6 +94,8 @@ _CATALOG: tuple[MetricInfo, ...] = (
     _m("attack.queries", False, "black-box queries the attack spent (counted by the API)", observable=True),
     # -- query detection (judged from the detector's scores of attacker and benign traffic) --------
     _m("defense.auroc_query", True, "AUROC of the detector's per-query scores, attacker vs benign queries", threat="detection"),
+    _m("defense.auroc_query_recon", True, "AUROC of SAME's reconstruction term alone (the paper's SAME-X ablation)", threat="detection"),
+    _m("defense.auroc_query_dev", True, "AUROC of SAME's deviation term alone (the paper's SAME-Y ablation)", threat="detection"),
     _m("defense.aupr_query", True, "average precision of the per-query scores (positive = attacker)", threat="detection"),
     _m("defense.aupr_query_chance", None, "AUPR of a random detector: the attacker's share of the queries", threat="detection"),
     _m("defense.fpr95_query", False, "benign false-positive rate at 95% attacker recall, per query", threat="detection"),

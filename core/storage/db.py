@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,7 +104,7 @@ def migrations_dir() -> Path:
     )
 
 
-def _install_sqlite_pragmas(engine: Engine) -> None:
+def _install_sqlite_pragmas(engine: Engine, readonly: bool = False) -> None:
     """Configure every new SQLite connection for concurrent use by several workers.
 
     WAL lets readers run while one process writes; ``busy_timeout`` makes a
@@ -110,7 +112,8 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
     by default in SQLite. Transactions start with ``BEGIN IMMEDIATE`` (taking
     the write lock up front) because a deferred transaction that reads and then
     writes fails with "database is locked" without waiting when another process
-    wrote in between. Read-only transactions keep a deferred ``BEGIN``.
+    wrote in between. Read-only transactions keep a deferred ``BEGIN``. A
+    read-only engine leaves the journal mode alone: switching it is a write.
     """
 
     @event.listens_for(engine, "connect")
@@ -121,15 +124,36 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            if not readonly:
+                cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        readonly = connection.get_execution_options().get(_READONLY_OPTION, False)
-        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        deferred = readonly or connection.get_execution_options().get(_READONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def _readonly_engine_args(url: URL) -> dict[str, Any]:
+    """``create_engine`` arguments that open ``url`` for reading only.
+
+    SQLite: the file must exist (connecting would create an empty one) and is
+    opened through a ``mode=ro`` URI; PostgreSQL: every transaction is READ ONLY.
+    """
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            raise StorageError(f"cannot read {mask_url(url)}: name a SQLite file, e.g. sqlite:///recsec.db")
+        path = Path(database).resolve()
+        if not path.is_file():
+            raise StorageError(f"no database at {path}: nothing to read (run `recsec run` first, or pass --db URL)")
+        uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+        return {"creator": lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)}
+    if url.get_backend_name() == "postgresql":
+        return {"execution_options": {"postgresql_readonly": True}}
+    return {}
 
 
 class Storage:
@@ -139,23 +163,29 @@ class Storage:
     ``sqlite:///recsec.db`` in the current directory. Nothing is connected
     until first use. One ``Storage`` per process: after ``fork``, call
     :meth:`dispose` in the child before using it.
+
+    ``readonly=True`` is for commands that only read (``recsec results``,
+    ``recsec report``): a SQLite file must exist and is opened with
+    ``mode=ro`` (never created, never switched to WAL), PostgreSQL sessions
+    are read-only, and migrating is refused.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, readonly: bool = False) -> None:
         raw = url or os.environ.get("RECSEC_DB") or DEFAULT_URL
         self.url: str = normalize_url(raw)
+        self.readonly: bool = readonly
         try:
             parsed = make_url(self.url)
         except ArgumentError as exc:
             raise StorageError(f"invalid database URL {raw!r}: expected e.g. sqlite:///recsec.db or postgresql://user@host/db") from exc
         self.display_url: str = mask_url(parsed)
         try:
-            self.engine: Engine = create_engine(parsed)
+            self.engine: Engine = create_engine(parsed, **(_readonly_engine_args(parsed) if readonly else {}))
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
             raise StorageError(f"cannot use database URL {self.display_url}: {exc}") from exc
         self.is_sqlite: bool = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
-            _install_sqlite_pragmas(self.engine)
+            _install_sqlite_pragmas(self.engine, readonly)
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
 
     def __repr__(self) -> str:
@@ -233,6 +263,8 @@ class Storage:
         from alembic import command
         from alembic.util.exc import CommandError
 
+        if self.readonly:
+            raise StorageError(f"cannot {command_name} {self.display_url}: it was opened read-only")
         run = getattr(command, command_name)
         with _ALEMBIC_LOCK, self.connect() as conn:
             try:
@@ -277,6 +309,29 @@ class Storage:
     def is_up_to_date(self) -> bool:
         """Whether the database schema is at this recsec's head revision."""
         return self.current_revision() == self.head_revision()
+
+    def check_schema(self) -> Storage:
+        """Raise a one-line :class:`StorageError` unless the schema is at this recsec's head.
+
+        For readers, which never migrate: the message names the command that does.
+        Returns ``self`` for chaining.
+        """
+        current, head = self.current_revision(), self.head_revision()
+        if current == head:
+            return self
+        upgrade = f"run `recsec db upgrade --db {self.display_url}`"
+        if current is None:
+            raise StorageError(f"{self.display_url} holds no recsec results schema; {upgrade} (or `recsec run`) first")
+        from alembic.script import ScriptDirectory
+        from alembic.util.exc import CommandError
+
+        try:
+            known = ScriptDirectory.from_config(self._alembic_config()).get_revision(current) is not None
+        except CommandError:
+            known = False
+        if not known:
+            raise StorageError(f"{self.display_url} has schema {current}, newer than this recsec knows (head {head}): upgrade recsec")
+        raise StorageError(f"{self.display_url} has schema {current}, behind this recsec's {head}; {upgrade}")
 
     def ensure_schema(self) -> Storage:
         """Upgrade the schema to head if it is not there yet; return ``self`` for chaining."""

@@ -17,25 +17,19 @@ unknown objects become their ``str``. A non-finite metric gets no ``Metric`` row
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import math
 import traceback as tb
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from recsec.storage.models import Artifact, Cell, Metric, Run, Trial, utcnow
+from recsec.storage.models import Cell, CellEvent, Metric, Run, Trial, utcnow
+from recsec.storage.rows import _clean, _finite_or_none, _insert_if_missing
 
 __all__ = [
     "CELL_STATUSES",
-    "EXPORT_COLUMNS",
     "CellIdentity",
     "CellRef",
     "start_run",
@@ -46,6 +40,7 @@ __all__ = [
     "save_failed",
     "save_skipped",
     "save_trials",
+    "add_event",
     "record_artifact",
     "get_artifact",
     "list_cells",
@@ -54,8 +49,6 @@ __all__ = [
 ]
 
 CELL_STATUSES = ("pending", "running", "done", "failed", "skipped")
-#: Leading columns of :func:`export_rows`; metric columns follow, sorted by name.
-EXPORT_COLUMNS = ("benchmark", "dataset", "recommender", "attack", "defense", "seed", "status")
 
 
 @dataclass(frozen=True)
@@ -74,55 +67,8 @@ class CellIdentity:
     defense: str
     seed: int
     config: Mapping[str, Any] = field(default_factory=dict)
-
-
-# -- JSON cleaning -----------------------------------------------------------------------
-
-
-def _clean(value: Any) -> Any:
-    """Return ``value`` as plain JSON data (see the module docstring)."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_clean(v) for v in value]
-    item = getattr(value, "item", None)  # NumPy / torch scalars
-    if callable(item):
-        try:
-            return _clean(item())
-        except (TypeError, ValueError):
-            pass
-    if hasattr(value, "tolist"):  # NumPy arrays
-        return _clean(value.tolist())
-    return str(value)
-
-
-def _finite_or_none(value: Any) -> float | None:
-    cleaned = _clean(value)
-    if cleaned is None or isinstance(cleaned, bool) or not isinstance(cleaned, (int, float)):
-        return None
-    return float(cleaned)
-
-
-# -- upserts -----------------------------------------------------------------------------
-
-
-def _insert_if_missing(session: Session, table: Table, values: dict[str, Any], key: str) -> None:
-    """Insert a row unless one with the same ``key`` exists, safely under concurrency."""
-    dialect = session.get_bind().dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        session.execute(insert(table).values(values).on_conflict_do_nothing(index_elements=[key]))
-        return
-    if session.execute(select(table.c[key]).where(table.c[key] == values[key])).first() is None:
-        try:
-            with session.begin_nested():
-                session.execute(table.insert().values(values))
-        except IntegrityError:  # another worker inserted it first
-            pass
+    #: ``Dataset.fingerprint`` of the data the cell runs on (also inside ``config``).
+    data_fingerprint: str | None = None
 
 
 def _upsert_cell(session: Session, ident: CellIdentity, run_id: int | None) -> Cell:
@@ -136,6 +82,7 @@ def _upsert_cell(session: Session, ident: CellIdentity, run_id: int | None) -> C
         "defense": ident.defense,
         "seed": int(ident.seed),
         "config": _clean(ident.config),
+        "data_fingerprint": ident.data_fingerprint,
         "status": "pending",
         "run_id": run_id,
     }
@@ -144,7 +91,7 @@ def _upsert_cell(session: Session, ident: CellIdentity, run_id: int | None) -> C
         select(Cell).where(Cell.config_hash == ident.config_hash).with_for_update().execution_options(populate_existing=True)
     ).one()
     for name, value in values.items():
-        if name != "status" and (name != "run_id" or value is not None):
+        if name != "status" and (name not in ("run_id", "data_fingerprint") or value is not None):
             setattr(cell, name, value)
     cell.updated_at = utcnow()
     return cell
@@ -175,6 +122,11 @@ def _cell_for(session: Session, ref: CellRef | Cell, run_id: int | None) -> Cell
         cell.run_id = run_id
     cell.updated_at = utcnow()
     return cell
+
+
+def _set_fingerprint(cell: Cell, fingerprint: str | None) -> None:
+    if fingerprint is not None:
+        cell.data_fingerprint = fingerprint
 
 
 def _set_metrics(session: Session, cell: Cell, metrics: Mapping[str, Any]) -> None:
@@ -263,14 +215,24 @@ def save_done(
     study_name: str | None = None,
     trials: Sequence[Mapping[str, Any]] | None = None,
     run_id: int | None = None,
+    diagnostics: Mapping[str, Any] | None = None,
+    curves: Mapping[str, Any] | None = None,
+    data_fingerprint: str | None = None,
 ) -> Cell:
-    """Store a finished cell: its metrics (JSON and one ``Metric`` row each) and details.
+    """Store a finished cell: its judged metrics (JSON and one ``Metric`` row each), the
+    components' own diagnostics (apart from the metrics), curves and details.
 
-    ``trials``, when given, replace the cell's stored trials.
+    ``trials``, when given, replace the cell's stored trials. ``data_fingerprint``, when
+    given, records the data the result came from (a ``CellIdentity`` may carry it instead).
     """
     cell = _cell_for(session, ident, run_id)
+    _set_fingerprint(cell, data_fingerprint)
     cell.status = "done"
     cell.skip_reason = cell.error = cell.traceback = None
+    cell.last_failure = None
+    cell.diagnostics = _clean(diagnostics or {})
+    cell.curves = _clean(curves or {})
+    cell.computations = (cell.computations or 0) + 1
     cell.timings = _clean(timings or {})
     cell.versions = _clean(versions or {})
     cell.hardware = _clean(hardware or {})
@@ -296,11 +258,15 @@ def save_failed(
     hardware: Mapping[str, Any] | None = None,
     trials: Sequence[Mapping[str, Any]] | None = None,
     run_id: int | None = None,
+    keep_result: bool = False,
+    data_fingerprint: str | None = None,
 ) -> Cell:
     """Store a failed cell. Given an exception and no ``traceback``, its traceback is formatted.
 
     Old metrics of the cell are removed: they no longer describe its latest outcome.
     ``status="pending"`` records an interrupted cell, to be run again next time.
+    ``keep_result``: a recompute (``--force``) of a finished cell failed; the stored
+    result stays as it was and the failure is recorded beside it (``last_failure``).
     """
     if isinstance(error, BaseException):
         if traceback is None:
@@ -309,10 +275,20 @@ def save_failed(
     else:
         message = str(error)
     cell = _cell_for(session, ident, run_id)
+    if keep_result and cell.metrics:  # the stored result stands, also when the recompute was interrupted
+        cell.status = "done"
+        if status == "failed":
+            cell.computations = (cell.computations or 0) + 1
+            cell.last_failure = {"error": message, "traceback": traceback, "at": utcnow().isoformat(), "run_id": run_id}
+        session.flush()
+        return cell
+    _set_fingerprint(cell, data_fingerprint)
     cell.status = status
     cell.error = message
     cell.traceback = traceback
     cell.skip_reason = None
+    if status == "failed":
+        cell.computations = (cell.computations or 0) + 1
     cell.timings = _clean(timings or {})
     cell.versions = _clean(versions or {})
     cell.hardware = _clean(hardware or {})
@@ -384,84 +360,14 @@ def list_cells(
     return list(session.scalars(query))
 
 
-# -- artifacts ---------------------------------------------------------------------------
-
-
-def _artifact_dict(artifact: Artifact) -> dict[str, Any]:
-    return {name: getattr(artifact, name) for name in ("key", "kind", "path", "sha256", "meta", "created_at")}
-
-
-def record_artifact(
-    session: Session, key: str, *, kind: str, path: str, sha256: str, meta: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Store (or replace) the artifact ``key``, e.g. a trained victim's checkpoint file.
-
-    Returns it as :func:`get_artifact` does.
-    """
-    values = {"key": key, "kind": kind, "path": str(path), "sha256": sha256, "meta": _clean(meta or {})}
-    _insert_if_missing(session, Artifact.__table__, values, "key")
-    artifact = session.scalars(
-        select(Artifact).where(Artifact.key == key).with_for_update().execution_options(populate_existing=True)
-    ).one()
-    for name, value in values.items():
-        setattr(artifact, name, value)
+def add_event(session: Session, cell: CellRef | Cell, event: str, *, run_id: int | None = None,
+              worker: str | None = None, detail: str | None = None) -> None:
+    """Append one step (claimed, done, failed, skipped, interrupted, lost...) to a cell's history."""
+    row = _cell_for(session, cell, None)
+    session.add(CellEvent(cell_id=row.id, run_id=run_id, worker=worker, event=event, detail=detail))
     session.flush()
-    return _artifact_dict(artifact)
 
 
-def get_artifact(session: Session, key: str) -> dict[str, Any] | None:
-    """Return the artifact ``key`` as a plain dict (key, kind, path, sha256, meta, created_at), or ``None``.
-
-    A dict, not a row, because callers use it after the transaction has ended.
-    """
-    artifact = session.get(Artifact, key)
-    return None if artifact is None else _artifact_dict(artifact)
-
-
-# -- export ------------------------------------------------------------------------------
-
-
-def export_rows(
-    session: Session, *, benchmark: str | None = None, status: str | Iterable[str] | None = None
-) -> list[dict[str, Any]]:
-    """Return one flat dict per cell: :data:`EXPORT_COLUMNS`, then one column per metric.
-
-    Metric columns come from the ``Metric`` rows (absent or non-finite: ``None``);
-    a metric named like a leading column is exported as ``metric:<name>``.
-    """
-    cells = list_cells(session, benchmark=benchmark, status=status)
-    values: dict[int, dict[str, float]] = {}
-    if cells:
-        ids = [c.id for c in cells]
-        for metric in session.scalars(select(Metric).where(Metric.cell_id.in_(ids))):
-            values.setdefault(metric.cell_id, {})[metric.name] = metric.value
-    names = sorted({name for per_cell in values.values() for name in per_cell})
-    columns = {name: f"metric:{name}" if name in EXPORT_COLUMNS else name for name in names}
-    rows = []
-    for cell in cells:
-        row: dict[str, Any] = {col: getattr(cell, col) for col in EXPORT_COLUMNS}
-        per_cell = values.get(cell.id, {})
-        row.update({columns[name]: per_cell.get(name) for name in names})
-        rows.append(row)
-    return rows
-
-
-def export(
-    session: Session,
-    format: Literal["csv", "json"] = "csv",
-    *,
-    benchmark: str | None = None,
-    status: str | Iterable[str] | None = None,
-) -> str:
-    """Return :func:`export_rows` as CSV (header row, empty cell for a missing metric) or JSON."""
-    rows = export_rows(session, benchmark=benchmark, status=status)
-    if format == "json":
-        return json.dumps(rows, indent=2)
-    if format != "csv":
-        raise ValueError(f"unknown export format {format!r}; expected 'csv' or 'json'")
-    columns = list(EXPORT_COLUMNS) + [c for c in (rows[0] if rows else {}) if c not in EXPORT_COLUMNS]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+# Artifacts (checkpoints) and exports live in their own modules; they are part of this API.
+from recsec.storage.artifacts import get_artifact, record_artifact  # noqa: E402
+from recsec.storage.export import export, export_rows  # noqa: E402

@@ -1,24 +1,35 @@
-"""The checks behind ``recsec.testing``: small, CPU-only, seconds each."""
+"""The checks behind ``recsec.testing``: small, CPU-only, seconds each.
+
+Each check runs the component through the same arena, black box and judges as a real
+cell, so what fails a run fails here first, with the message the runner would store;
+contract violations surface as ``AssertionError`` naming the component, the method and
+the fault.
+"""
 
 from __future__ import annotations
 
-import math
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
+from ..arena import Arena, Verdict
 from ..attack import Attack
-from ..blackbox import BlackBoxAPI
+from ..blackbox import AccountKind
 from ..component import Component
-from ..context import AttackContext, RunContext
+from ..context import RunContext
 from ..data import Interactions, leave_one_out
 from ..dataset import DataContext, Dataset
 from ..defense import Defense
+from ..errors import PluginOutputError, RecsecError
+from ..outputs import OUTPUT_TYPES, AttackOutput
 from ..params import instance_name, parse_instance_name
 from ..queries import Queries
-from ..recommender import Recommender
+from ..recommender import Recommender, TrainReport
+from ..threat import Serving
+from ..validation import check_lists
 
 
 def tiny_interactions(n_users: int = 80, n_items: int = 50, per_user: int = 15, seed: int = 0) -> Interactions:
@@ -57,6 +68,15 @@ def tiny_context(seed: int = 0) -> RunContext:
     import torch
 
     return RunContext(seed=seed, device=torch.device("cpu"), progress=False)
+
+
+@contextmanager
+def _contract() -> Iterator[None]:
+    """Contract violations (and any recsec error) as AssertionError with the same one-line message."""
+    try:
+        yield
+    except (PluginOutputError, RecsecError) as exc:
+        raise AssertionError(str(exc)) from exc
 
 
 def check_component_class(cls: type[Component]) -> None:
@@ -101,27 +121,20 @@ def check_dataset(cls: type[Dataset], ctx: DataContext | None = None, **params: 
 def check_recommender(cls: type[Recommender], data: Interactions | None = None, **params: Any) -> Recommender:
     """fit/score/topk/state behave as the contract says."""
     check_component_class(cls)
-    unknown = set(cls.stopping_params) - set(cls.params)
-    assert not unknown, f"stopping_params names undeclared parameters: {sorted(unknown)}"
     data = data or tiny_interactions()
     split = leave_one_out(data)
     ctx = tiny_context()
     rec = cls(**params)
     rec.to(ctx.device)
-    stats = rec.fit(split, ctx)
-    assert isinstance(stats, dict), "fit() must return a dict of training statistics"
+    with _contract():
+        TrainReport.of(rec.fit(split, ctx), f"recommender {cls.name!r}: fit()")
     assert rec.n_items == data.n_items, "fit() must set n_items"
-    _check_seed_labels(rec.init_seed_labels(), "init_seed_labels()")
     q = Queries(split.test.histories[:7], split.test.users[:7])
-    scores = rec.score(q)
-    assert tuple(scores.shape) == (7, data.n_items), f"score() must return (B, n_items), got {tuple(scores.shape)}"
-    lists = rec.topk(q, 10)
-    assert lists.shape == (7, 10) and lists.min() >= 0 and lists.max() < data.n_items, "topk ids out of range"
-    for h, row in zip(q.histories, lists):
-        assert not set(h.tolist()) & set(row.tolist()), "topk returned an item from the history"
-        assert len(set(row.tolist())) == len(row), "topk returned a duplicate item"
-    anon = Queries(q.histories)  # unknown users must be served too (fold-in or history model)
-    assert tuple(rec.score(anon).shape) == (7, data.n_items)
+    with _contract():
+        rec._checked_scores(q)
+        check_lists(rec.topk(q, 10), q, data.n_items, f"recommender {cls.name!r}: topk()", k=10, exact=True,
+                    exclude_history=True)
+        rec._checked_scores(Queries(q.histories))  # unknown users must be served too (fold-in or history model)
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "ckpt.pt"
         rec.save(path)
@@ -132,50 +145,47 @@ def check_recommender(cls: type[Recommender], data: Interactions | None = None, 
     return rec
 
 
-def check_defense(cls: type[Defense], recommender: Recommender | None = None, **params: Any) -> None:
-    """``answer`` returns valid lists of at most K items and a flag per query."""
+def check_defense(cls: type[Defense], recommender: Recommender | None = None, **params: Any) -> dict[str, float]:
+    """``answer`` returns valid lists and flags for every kind of account; a detector's scores are judged."""
+    from ..detection import QueryDetector
+
     check_component_class(cls)
     data = tiny_interactions()
-    split = leave_one_out(data)
-    ctx = tiny_context()
-    victim = recommender or _popular_victim(split)
-    d = cls(**params)
-    d.prepare(victim, split, ctx)
-    api = BlackBoxAPI(victim, k=10, defense=d, popular=split.train.popularity_ranking(), rng=np.random.default_rng(0))
-    lists = api.query(Queries(split.test.histories[:9], split.test.users[:9]))
-    assert lists.ndim == 2 and lists.shape[0] == 9 and lists.shape[1] <= 10, "answer() must keep one row per query, at most K items"
-    assert lists.min() >= 0 and lists.max() < data.n_items, "answer() returned invalid item ids"
-    m = d.metrics(api.log, ctx)
-    assert isinstance(m, dict)
-    _check_seed_labels(d.init_seed_labels(victim), "init_seed_labels(recommender)")
+    with _contract():
+        arena = Arena.for_testing(recommender=recommender or _Popularity(), data=data, defense=cls(**params), k=10)
+        test = arena.split.test
+        q = Queries(test.histories[:9], test.users[:9])
+        for kind in (AccountKind.ATTACKER, AccountKind.EVALUATOR):
+            arena.serve(kind, Serving(k=10), defense=arena.defense).query(q)
+        metrics = arena.utility(Serving(k=10))
+        if isinstance(arena.defense, QueryDetector):
+            from ..judges.detection import judge_detection
 
-
-def _check_seed_labels(labels: Any, where: str) -> None:
-    assert labels is None or (isinstance(labels, tuple) and labels and all(isinstance(x, str) for x in labels)), (
-        f"{where} must return None or a non-empty tuple of strings (labels for ctx.seed_for), got {labels!r}")
-
-
-def check_attack(cls: type[Attack], recommender: Recommender | None = None, budget: int | None = None, **params: Any) -> dict[str, float]:
-    """``run`` works against a black box, respects the budget and returns finite metrics."""
-    check_component_class(cls)
-    data = tiny_interactions(n_users=160)
-    attack = cls(**params)
-    split = attack.split(data, np.random.default_rng(0))
-    ctx = tiny_context()
-    victim = recommender or _popular_victim(split)
-    if recommender is not None:
-        victim.fit(split, ctx)
-    api = BlackBoxAPI(victim, budget=budget, popular=split.train.popularity_ranking(), rng=np.random.default_rng(0), **{"k": 10, **attack.serving()})
-    actx = AttackContext(seed=1, device=ctx.device, split=split, n_items=data.n_items, victim_factory=lambda: type(victim)(**victim.given_params), reference_topk=lambda q, k: victim.topk(q, k))
-    metrics = attack.run(api, actx)
-    assert isinstance(metrics, dict) and metrics, "run() must return a non-empty dict of metrics"
-    for k, v in metrics.items():
-        assert isinstance(v, (int, float)) and math.isfinite(float(v)), f"metric {k} is not a finite number: {v!r}"
-    if cls.primary_metric:
-        assert cls.primary_metric in metrics, f"primary_metric {cls.primary_metric!r} missing from run()'s metrics"
-    if budget is not None:
-        assert api.queries_used <= budget, "the attack went over its budget"
+            api = arena.serve(AccountKind.ATTACKER, Serving(k=10), defense=arena.defense)
+            for seq in test.histories[:6]:  # a few prefix chains, as an extraction attacker sends
+                for t in range(1, len(seq) + 1):
+                    api.query(Queries([seq[:t]]))
+            metrics.update(judge_detection(arena, arena.defense, api.log))
     return metrics
+
+
+def check_attack(cls: type[Attack], recommender: Recommender | None = None, budget: int | None = None,
+                 defense: Defense | None = None, **params: Any) -> Verdict:
+    """``run`` works against a black box, stays within the budget and returns an output the judge scores."""
+    check_component_class(cls)
+    assert isinstance(cls.output, type) and issubclass(cls.output, OUTPUT_TYPES), (
+        f"{cls.__name__}.output must be one of recsec.outputs' types ({', '.join(t.__name__ for t in OUTPUT_TYPES)}), "
+        f"got {getattr(cls.output, '__name__', cls.output)}")
+    attack = cls(**params)
+    data = tiny_interactions(n_users=160, per_user=24)  # >= 20 events: the membership protocol's default threshold
+    with _contract():
+        arena = Arena.for_testing(recommender=recommender or _Popularity(), data=data, attack=attack, defense=defense, k=10)
+        verdict = arena.attack(attack, budget=budget)
+    primary = attack.primary_metric
+    assert primary in verdict.metrics, f"the judge produced no {primary!r}: {sorted(verdict.metrics)}"
+    if budget is not None:
+        assert verdict.metrics["attack.queries"] <= budget, "the attack went over its budget"
+    return verdict
 
 
 class _Popularity(Recommender):

@@ -1,12 +1,20 @@
-"""Built-in attacks: every public module here defines attacks found by
-``components_in_package`` and registered like a third-party plugin's."""
+"""Built-in attacks, registered through the ``recsec`` entry point like a third-party plugin's.
 
-from recsec.discovery import components_in_package
+``ATTACKS`` lists them explicitly: a new attack module adds its classes there.
+Importing this package imports no torch (attacks import it when they run).
+"""
+
 from recsec.hookspecs import hookimpl
-from recsec.attack import Attack
+
+from .extraction import DFMEAutoregressive, DFMERandom, FewShotExtraction
+from .membership import ZhangMIA
+from .pollution import ProfilePollution
+
+#: Every built-in attack, in registration order.
+ATTACKS = (DFMEAutoregressive, DFMERandom, FewShotExtraction, ZhangMIA, ProfilePollution)
 
 
 @hookimpl
 def recsec_register_attacks(registry) -> None:
-    for component in components_in_package(__name__, Attack):
+    for component in ATTACKS:
         registry.add_attack(component)

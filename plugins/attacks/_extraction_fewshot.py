@@ -6,12 +6,14 @@ of real user sequences. Choices made here where the paper's description is
 not specific (each is a parameter of ``fewshot-extraction``):
 
 - Real data: the training sequences of a seeded ``real_fraction`` of the
-  users with >= 2 training items (``ctx.split.train`` only; never valid/test
+  users with >= 2 training items, granted by the arena
+  (``ctx.knowledge.real_sequences()``: training events only, never valid/test
   items), each cut to its last ``max_len`` items. Every prefix of a real
   sequence is labelled by the black box (capped at ``real_query_share`` of the
   query budget; sequences are taken in seeded order, the last one cut).
 - Probabilistic interaction sampler: a small next-item model (``sampler``:
-  SASRec, self-attention as in the paper, or GRU4Rec), trained on the real
+  SASRec, self-attention as in the paper, GRU4Rec, or any other registered
+  sequential recommender), trained on the real
   sequences for ``sampler_epochs`` with recsec's own trainer (no validation).
   Its next-item distribution is softmax(scores / ``temperature``) with the
   prefix's items removed (the victim never returns them either).
@@ -42,33 +44,21 @@ import torch
 
 from recsec.context import AttackContext, RunContext
 from recsec.data import EvalSet, Interactions, Split
+from recsec.plugins.sequential.architectures import create_sequential
 from recsec.queries import Queries
 
 from ._extraction_data import FirstFn, LabelledSet, NextFn, label_sequences
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsec.blackbox import BlackBoxAPI
-    from recsec.plugins.recommenders._seq_base import SequentialRecommender
-
-
-def fewshot_sequences(ctx: AttackContext, fraction: float, max_len: int) -> list[np.ndarray]:
-    """The attacker's real sequences: a seeded ``fraction`` of the training users (>= 2 items), last ``max_len`` items."""
-    if ctx.split is None:
-        raise ValueError("fewshot-extraction needs ctx.split (the attacker's real sequences come from split.train)")
-    seqs = [s for s in ctx.split.train.sequences() if len(s) >= 2]
-    n = min(len(seqs), max(1, int(round(fraction * len(seqs)))))
-    pick = ctx.rng("fewshot", "users").choice(len(seqs), n, replace=False)
-    return [np.asarray(seqs[i][-max_len:], dtype=np.int64) for i in pick]
+    from recsec.plugins.sequential.base import SequentialRecommender
 
 
 def train_sampler(real: list[np.ndarray], n_items: int, arch: str, epochs: int, max_len: int,
                   ctx: AttackContext) -> "SequentialRecommender":
-    """Fit the probabilistic interaction sampler on the real sequences (seeded by ``seed_for("sampler")``)."""
-    import importlib
-
-    module = importlib.import_module(f"recsec.plugins.recommenders.{arch}")
-    cls = next(c for c in vars(module).values() if isinstance(c, type) and getattr(c, "name", None) == arch)
-    rec = cls(max_epochs=epochs, patience=0, max_len=max_len)
+    """Fit the probabilistic interaction sampler ``arch`` (a registered sequential recommender, named as the
+    ``sampler`` parameter is) on the real sequences (seeded by ``seed_for("sampler")``)."""
+    rec = create_sequential(arch, "sampler", max_epochs=epochs, patience=0, max_len=max_len)
     lens = np.asarray([len(s) for s in real])
     users = np.repeat(np.arange(len(real)), lens)
     pos = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)

@@ -20,93 +20,57 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from recsec.metrics import agreement_at_k
-from recsec.plugins.recommenders._seq_train import param_groups
+from recsec.plugins.sequential.losses import mask_history, ranking_loss, repair_loss, sample_negatives
+from recsec.plugins.sequential.net import SeqNet
+from recsec.plugins.sequential.trainer import param_groups
 
 from ._extraction_batches import examples, list_tokens, prefix_batches, prefix_tokens, sequence_batches, sequence_tokens
 from ._extraction_data import LabelledSet
-from ._extraction_loss import mask_history, ranking_loss, repair_loss, sample_negatives
-from ._extraction_scoring import Scorer, scorer_for
+from ._extraction_params import SURROGATE_INITS
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsec.context import AttackContext
-    from recsec.plugins.recommenders._seq_base import SequentialRecommender
-
-ARCHITECTURES = ("same", "sasrec", "bert4rec", "narm", "gru4rec")
-
-
-@dataclass
-class TrainConfig:
-    """Surrogate training settings (the attack's parameters of the same names)."""
-
-    epochs: int = 30
-    patience: int = 5
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    batch_size: int = 128
-    clip_norm: float = 5.0
-    margin_topk: float = 0.5
-    margin_neg: float = 0.5
-    repair_weight: float = 0.0
-    repair_margin: float = 0.1
-    prefix_mode: str = "auto"
-    prefix_sample: float = 1.0
-    negatives_exclude_history: bool = True
-    holdout_max: int = 2000
-    time_limit_s: float = 0.0
-
-    @classmethod
-    def from_params(cls, p: dict[str, Any]) -> "TrainConfig":
-        return cls(**{k: p[k] for k in cls.__dataclass_fields__ if k in p})
+    from recsec.component import Values
+    from recsec.plugins.sequential.base import SequentialRecommender
 
 
 def surrogate_seed(ctx: "AttackContext", init: str = "independent") -> int:
     """The seed of the surrogate's weights.
 
     ``independent``: ``ctx.seed_for("surrogate")``, unrelated to any seed of
-    the victim's run. ``reference``: ``ctx.victim_init_seed``, the seed the
-    victim's run drew its first network under, which is what the DFME and GRO
-    reference code does by seeding everything with one ``model_init_seed``
-    (methods.md section 7): a same-architecture surrogate then starts from the
-    victim's initial weights (or, against GRO from scratch, the student's).
+    the victim's run. ``reference``: the seed the victim's run drew its first
+    network under (granted by ``ThreatModel(init_seed=True)``), which is what the
+    DFME and GRO reference code does by seeding everything with one
+    ``model_init_seed`` (methods.md section 7): a same-architecture surrogate then
+    starts from the victim's initial weights (or, against GRO from scratch, the student's).
     """
     if init == "independent":
         return ctx.seed_for("surrogate")
     if init == "reference":
-        if ctx.victim_init_seed is None:
-            raise ValueError("surrogate_init='reference': the victim's run has no init seed "
-                             "(its weights were loaded or not drawn from a seed)")
-        return int(ctx.victim_init_seed)
-    from .extraction import SURROGATE_INITS
-
+        return int(ctx.knowledge.victim_init_seed())
     raise ValueError(f"unknown surrogate_init {init!r}; expected one of {SURROGATE_INITS}")
 
 
 def build_surrogate(arch: str, ctx: "AttackContext", n_items: int, init: str = "independent") -> "SequentialRecommender":
-    """An untrained surrogate: the victim's class and parameters (``same``) or a named architecture.
+    """An untrained surrogate: the victim's class and parameters (``same``) or a registered sequential
+    recommender named as the ``surrogate`` parameter is (``sasrec``, ``sasrec[hidden=32]``).
 
     Weights are drawn under ``surrogate_seed(ctx, init)`` inside a forked RNG,
     so the global generator is left alone.
     """
-    from recsec.plugins.recommenders._seq_base import SequentialRecommender
+    from recsec.plugins.sequential.architectures import create_sequential
+    from recsec.plugins.sequential.base import SequentialRecommender
 
     if arch == "same":
-        if ctx.victim_factory is None:
-            raise ValueError("surrogate='same' needs ctx.victim_factory")
-        rec = ctx.victim_factory()
-    elif arch in ARCHITECTURES:
-        import importlib
-
-        module = importlib.import_module(f"recsec.plugins.recommenders.{arch}")
-        rec = next(c for c in vars(module).values() if isinstance(c, type) and getattr(c, "name", None) == arch)()
+        rec = ctx.knowledge.new_victim()
     else:
-        raise ValueError(f"unknown surrogate architecture {arch!r}; expected one of {ARCHITECTURES}")
+        rec = create_sequential(arch, "surrogate")
     if not isinstance(rec, SequentialRecommender):
         raise ValueError(f"the surrogate must be a sequential recommender, not {type(rec).__name__}")
     device = ctx.device if ctx.device is not None else torch.device("cpu")
@@ -117,65 +81,69 @@ def build_surrogate(arch: str, ctx: "AttackContext", n_items: int, init: str = "
     return rec
 
 
-def resolve_mode(scorer: Scorer, mode: str) -> str:
+def resolve_mode(net: SeqNet, mode: str) -> str:
     """``auto``: shared pass where it is exact (recurrent nets), else one input per prefix."""
     if mode == "auto":
-        return "shared" if scorer.shared_exact else "separate"
-    if mode == "shared" and not scorer.can_share:
-        raise ValueError(f"prefix_mode='shared' is not possible for {type(scorer.net).__name__} (bidirectional or unknown)")
+        return "shared" if net.shared_exact else "separate"
+    if mode == "shared" and not net.can_share:
+        raise ValueError(f"prefix_mode='shared' is not possible for {type(net).__name__} (bidirectional or unknown)")
     return mode
 
 
-def _batch_loss(scorer: Scorer, data: LabelledSet, batch: np.ndarray, mode: str, cfg: TrainConfig,
+def _batch_loss(net: SeqNet, data: LabelledSet, batch: np.ndarray, mode: str, cfg: "Values",
                 gen: torch.Generator, device: torch.device, ex: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
     """Loss of one batch: example indices (separate) or sequence indices (shared)."""
     if mode == "separate":
         s, t = ex[0][batch], ex[1][batch]
-        tok = torch.as_tensor(prefix_tokens(data, s, t, scorer.input_len), device=device)
-        z, hist = scorer.last(tok), tok
+        tok = torch.as_tensor(prefix_tokens(data, s, t, net.input_len), device=device)
+        z, hist = net.last_vectors(tok), tok
     else:
         tok_np, rows, t, col = sequence_tokens(data, batch)
         tok = torch.as_tensor(tok_np, device=device)
         rows_t, col_t = torch.as_tensor(rows, device=device), torch.as_tensor(col, device=device)
-        z = scorer.shared(tok)[rows_t, col_t]
+        z = net.shared_vectors(tok)[rows_t, col_t]
         W = tok.size(1)
         hist = torch.where(torch.arange(W, device=device)[None, :] <= col_t[:, None], tok[rows_t], 0)
         s = batch[rows]
     lt = torch.as_tensor(list_tokens(data, s, t), device=device)  # (E, K)
     K = lt.size(1)
-    neg, neg_ok = sample_negatives(lt, K, scorer.n_items, gen, hist if cfg.negatives_exclude_history else None)
-    scores = scorer.item_scores(z, torch.cat([(lt - 1).clamp(min=0), neg - 1], dim=1))
+    neg, neg_ok = sample_negatives(lt, K, net.n_items, gen, hist if cfg.negatives_exclude_history else None)
+    scores = net.item_scores(z, torch.cat([(lt - 1).clamp(min=0), neg - 1], dim=1))
     loss = ranking_loss(scores[:, :K], lt > 0, scores[:, K:], neg_ok, cfg.margin_topk, cfg.margin_neg)
     if cfg.repair_weight > 0:
-        full = mask_history(scorer.full_scores(z), hist)
+        full = mask_history(net.full_scores(z), hist)
         loss = loss + cfg.repair_weight * repair_loss(full, lt, cfg.repair_margin)
     return loss
 
 
 @torch.no_grad()
-def holdout_agreement(scorer: Scorer, data: LabelledSet, s: np.ndarray, t: np.ndarray, device: torch.device,
+def holdout_agreement(net: SeqNet, data: LabelledSet, s: np.ndarray, t: np.ndarray, device: torch.device,
                       k: int = 10, batch: int = 256) -> dict[str, float]:
     """Agr@1 / Agr@k of the surrogate's top-k (history masked) with the black box's answers on prefixes (s, t)."""
     if len(s) == 0:
         return {"agr@1": float("nan"), f"agr@{k}": float("nan")}
-    was = scorer.net.training
-    scorer.net.eval()
+    was = net.training
+    net.eval()
     mine = []
     for a in range(0, len(s), batch):
-        tok = torch.as_tensor(prefix_tokens(data, s[a : a + batch], t[a : a + batch], scorer.input_len), device=device)
-        full = mask_history(scorer.full_scores(scorer.last(tok)).float(), tok)
+        tok = torch.as_tensor(prefix_tokens(data, s[a : a + batch], t[a : a + batch], net.input_len), device=device)
+        full = mask_history(net.full_scores(net.last_vectors(tok)).float(), tok)
         mine.append(full.topk(k, dim=1).indices.cpu().numpy())
-    scorer.net.train(was)
+    net.train(was)
     ours, theirs = np.concatenate(mine), data.lists[s, t][:, :k]
     return {"agr@1": agreement_at_k(ours, theirs, 1), f"agr@{k}": agreement_at_k(ours, theirs, k)}
 
 
 def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: np.ndarray, hold_idx: np.ndarray,
-                    cfg: TrainConfig, ctx: "AttackContext") -> dict[str, float]:
-    """Train ``rec.net`` on the prefixes of ``train_idx``; keep the epoch with the best held-out Agr@10."""
+                    cfg: "Values", ctx: "AttackContext") -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray],
+                                                            list[dict[str, float]]]:
+    """Train ``rec.net`` on the prefixes of ``train_idx``; keep the epoch with the best held-out Agr@10.
+
+    ``cfg``: the attack's parameters. Returns training statistics, the held-out prefixes the
+    epoch was selected on (sequence and position indices) and one row per epoch.
+    """
     net, device = rec.net, rec.device
-    scorer = scorer_for(net)
-    mode = resolve_mode(scorer, cfg.prefix_mode)
+    mode = resolve_mode(net, cfg.prefix_mode)
     rng = ctx.rng("surrogate", "batches")
     gen = torch.Generator(device=device)
     gen.manual_seed(ctx.seed_for("surrogate", "negatives"))
@@ -188,7 +156,7 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
     if len(hs) > cfg.holdout_max:
         pick = np.sort(ctx.rng("surrogate", "holdout").choice(len(hs), cfg.holdout_max, replace=False))
         hs, ht = hs[pick], ht[pick]
-    best = holdout_agreement(scorer, data, hs, ht, device)["agr@10"]
+    best = holdout_agreement(net, data, hs, ht, device)["agr@10"]
     stats: dict[str, float] = {"holdout_agr@10_init": best, "train_prefixes": float(len(ex[0]))}
     best_epoch, best_state, bad, loss_v = 0, copy.deepcopy(net.state_dict()), 0, float("nan")
     # patience counts passes over the data: with prefix_sample < 1 an epoch sees only part of it
@@ -196,6 +164,7 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
     patience = int(np.ceil(cfg.patience / scale)) if cfg.patience > 0 else 0
     t0 = time.perf_counter()
     epoch = 0
+    curve: list[dict[str, float]] = []
     for epoch in range(1, cfg.epochs + 1):
         net.train()
         if mode == "separate":
@@ -207,7 +176,7 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
             batches = sequence_batches(data, train_idx, cfg.batch_size, rng)
         total, count = torch.zeros((), device=device), 0
         for batch in batches:
-            loss = _batch_loss(scorer, data, batch, mode, cfg, gen, device, ex)
+            loss = _batch_loss(net, data, batch, mode, cfg, gen, device, ex)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.clip_norm > 0:
@@ -216,8 +185,9 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
             total += loss.detach().float()  # no per-step device sync
             count += 1
         loss_v = float(total) / max(count, 1)
-        agr = holdout_agreement(scorer, data, hs, ht, device)["agr@10"] if len(hs) else float("nan")
+        agr = holdout_agreement(net, data, hs, ht, device)["agr@10"] if len(hs) else float("nan")
         ctx.log(f"surrogate epoch {epoch}: loss {loss_v:.4f}, held-out agr@10 {agr:.4f}")
+        curve.append({"epoch": float(epoch), "loss": loss_v, "holdout_agr@10": agr})
         if len(hs) == 0 or agr > best:
             best, best_epoch, bad = agr, epoch, 0
             best_state = copy.deepcopy(net.state_dict())
@@ -229,7 +199,6 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
             break
     net.load_state_dict(best_state)
     net.eval()
-    stats.update({"epochs": float(epoch), "best_epoch": float(best_epoch), "holdout_agr@10": float(best),
-                  "final_loss": loss_v, "surrogate_train_s": time.perf_counter() - t0})
-    stats["prefix_mode_shared"] = float(mode == "shared")
-    return stats
+    stats.update({"epochs": float(epoch), "best_epoch": float(best_epoch), "final_loss": loss_v,
+                  "surrogate_train_s": time.perf_counter() - t0, "prefix_mode_shared": float(mode == "shared")})
+    return stats, (hs, ht), curve

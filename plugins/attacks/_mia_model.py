@@ -70,3 +70,30 @@ def member_probability(model: nn.Sequential, X: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         logits = model(torch.as_tensor(X, dtype=torch.float32, device=dev))
         return torch.softmax(logits.double(), dim=1)[:, 1].cpu().numpy()
+
+
+def train_mlp_reference(X: np.ndarray, y: np.ndarray, *, init_seed: int, device: torch.device,
+                        epochs: int = 20, lr: float = 0.01, momentum: float = 0.9) -> nn.Sequential:
+    """The attack model as the released code of Zhang et al. (CCS 2021) trains it.
+
+    Its MLP ends in a softmax and is trained with cross-entropy on those probabilities
+    (a softmax applied twice), by SGD (lr 0.01, momentum 0.9) one user per step, in
+    file order (members first), for 20 epochs, on unscaled features (methods.md section
+    6). Returns the plain logit model: ``member_probability`` then gives the
+    reference's outputs, and its 0.5 threshold its decisions.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        model = build_mlp(X.shape[1]).to(device)
+    Xt = torch.as_tensor(X, dtype=torch.float32, device=device)
+    yt = torch.as_tensor(y, dtype=torch.int64, device=device)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    for _ in range(epochs):
+        for i in range(len(Xt)):
+            opt.zero_grad()
+            loss_fn(torch.softmax(model(Xt[i : i + 1]), dim=1), yt[i : i + 1]).backward()
+            opt.step()
+    model.eval()
+    return model

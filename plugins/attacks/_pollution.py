@@ -27,18 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from recsec.outputs import PollutedProfiles
+from recsec.plugins.sequential.losses import mask_history
+from recsec.plugins.sequential.net import SeqNet
 from recsec.queries import Queries
 
-from ._extraction_loss import mask_history
-from ._extraction_scoring import Scorer
-
-
-def choose_targets(counts: np.ndarray, n_targets: int, rng: np.random.Generator) -> np.ndarray:
-    """Target items spread over popularity: one seeded pick per popularity stratum (items with >= 1 interaction)."""
-    ranked = np.lexsort((np.arange(len(counts)), -counts))
-    ranked = ranked[counts[ranked] > 0]
-    strata = np.array_split(ranked, min(n_targets, len(ranked)))
-    return np.asarray([rng.choice(s) for s in strata if len(s)], dtype=np.int64)
 
 
 def _tokens(histories: list[np.ndarray], appended: np.ndarray, width: int) -> torch.Tensor:
@@ -50,28 +43,28 @@ def _tokens(histories: list[np.ndarray], appended: np.ndarray, width: int) -> to
 class Polluter:
     """Greedy gradient-guided search of appended items on a surrogate net."""
 
-    def __init__(self, scorer: Scorer, device: torch.device) -> None:
-        self.scorer, self.device = scorer, device
-        self.emb = scorer.item_embedding()
-        self.n = scorer.n_items
-        self.width = scorer.input_len
+    def __init__(self, net: SeqNet, device: torch.device) -> None:
+        self.net, self.device = net, device
+        self.emb = net.item_embedding()
+        self.n = net.n_items
+        self.width = net.input_len
 
     def objective(self, tokens: torch.Tensor, target: int) -> torch.Tensor:
         """(B,) log-probability of ``target`` among non-history items."""
-        full = mask_history(self.scorer.full_scores(self.scorer.last(tokens)).float(), tokens)
+        full = mask_history(self.net.full_scores(self.net.last_vectors(tokens)).float(), tokens)
         return full[:, target] - torch.logsumexp(full, dim=1)
 
     @torch.no_grad()
     def ranks(self, histories: list[np.ndarray], appended: np.ndarray, target: int, batch: int = 256) -> np.ndarray:
         """0-based rank (int (B,)) of ``target`` among the surrogate's non-history items, full catalogue."""
-        was = self.scorer.net.training
-        self.scorer.net.eval()
+        was = self.net.training
+        self.net.eval()
         out = []
         for a in range(0, len(histories), batch):
             tok = _tokens(histories[a : a + batch], appended[a : a + batch], self.width).to(self.device)
-            full = mask_history(self.scorer.full_scores(self.scorer.last(tok)).float(), tok)
+            full = mask_history(self.net.full_scores(self.net.last_vectors(tok)).float(), tok)
             out.append((full > full[:, target : target + 1]).sum(1).cpu().numpy())
-        self.scorer.net.train(was)
+        self.net.train(was)
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 
     def _gradients(self, tokens: torch.Tensor, target: int, slot_from_end: int) -> torch.Tensor:
@@ -96,7 +89,7 @@ class Polluter:
 
     def search(self, histories: list[np.ndarray], target: int, m: int, n_candidates: int, n_rounds: int) -> np.ndarray:
         """int64 (B, m) items to append for each history."""
-        net = self.scorer.net
+        net = self.net
         was = net.training
         net.eval()
         E = self.emb.weight[1 : self.n + 1].detach()
@@ -126,74 +119,32 @@ class Polluter:
         return app
 
 
-def target_ranks(lists: np.ndarray, target: int) -> np.ndarray:
-    """Rank of ``target`` in each returned list (int (B,)), ``K`` when absent."""
-    hit = lists == target
-    return np.where(hit.any(1), hit.argmax(1), lists.shape[1])
-
-
-def rank_metrics(ranks: np.ndarray, k: int = 10) -> tuple[float, float]:
-    """(NDCG@k, HR@k) of one relevant item from 0-based ranks."""
-    hit = ranks < k
-    return float(np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0).mean()), float(hit.mean())
-
-
-def run_pollution(api: Any, ctx: Any, p: dict[str, Any], mode: str) -> dict[str, float]:
-    """Extract a surrogate (``mode``), pollute real test users' histories for each target, query before/after."""
+def run_pollution(api: Any, ctx: Any, p: Any, mode: str) -> PollutedProfiles:
+    """Extract a surrogate (``mode``), then search items to append for each assigned target and history."""
     import time
 
     from ._extraction_run import run_extraction
-    from ._extraction_scoring import scorer_for
 
-    rec, metrics = run_extraction(mode, api, ctx, p)
-    metrics = {("surrogate_" + k if k in ("ndcg@10", "hr@10") else k): v for k, v in metrics.items()}
-    metrics["extraction_queries"] = float(api.queries_used)
-    test = ctx.split.test
-    users = np.sort(ctx.rng("pollution", "users").choice(len(test), min(p["n_users"], len(test)), replace=False))
-    hists = [np.asarray(test.histories[i], dtype=np.int64) for i in users]
-    targets = choose_targets(ctx.split.train.item_counts(), p["n_targets"], ctx.rng("pollution", "targets"))
-    polluter = Polluter(scorer_for(rec.net), rec.device)
-    rng = ctx.rng("pollution", "random-baseline")
+    surrogate = run_extraction(mode, api, ctx, p)
+    rec = surrogate.model
+    tasks = ctx.knowledge.pollution()
+    polluter = Polluter(rec.net, rec.device)
     t0 = time.perf_counter()
-    before = api.query(Queries(hists))
-    keys = ("before", "after", "random", "surrogate_before", "surrogate_after")
-    rows: dict[str, list[float]] = {k: [] for k in keys + ("surrogate_rank_before", "surrogate_rank_after")}
-    for target in targets:
-        ok = np.flatnonzero([target not in h for h in hists])  # users who already had it can never get it
-        hs = [hists[i] for i in ok]
-        app = np.concatenate([polluter.search(hs[a : a + p["pollution_batch"]], int(target), p["n_append"],
-                                              p["n_candidates"], p["n_rounds"])
-                              for a in range(0, len(hs), p["pollution_batch"])])
-        polluted = [np.concatenate([h, a]) for h, a in zip(hs, app)]
-        after = api.query(Queries(polluted))
-        res = {"before": before[ok], "after": after,
-               "surrogate_before": rec.topk(Queries(hs), api.k), "surrogate_after": rec.topk(Queries(polluted), api.k)}
-        no_app = np.zeros((len(hs), 0), dtype=np.int64)
-        rows["surrogate_rank_before"].append(float(np.mean(polluter.ranks(hs, no_app, int(target)))))
-        rows["surrogate_rank_after"].append(float(np.mean(polluter.ranks(hs, app, int(target)))))
-        if p["random_baseline"]:
-            rnd = rng.integers(0, api.n_items - 1, size=app.shape)
-            rnd = rnd + (rnd >= target)  # uniform over the items other than the target
-            res["random"] = api.query(Queries([np.concatenate([h, a]) for h, a in zip(hs, rnd)]))
-        for key, lists in res.items():
-            r = target_ranks(lists, int(target))
-            ndcg, hr = rank_metrics(r)
-            rows[key].append(ndcg)
-            rows.setdefault(key + "_hr", []).append(hr)
-            rows.setdefault(key + "_hrk", []).append(float((r < lists.shape[1]).mean()))
-        ctx.log(f"pollution target {target} (popularity stratum {len(rows['after'])}): victim ndcg@10 "
-                f"{rows['before'][-1]:.4f} -> {rows['after'][-1]:.4f}, in top-{api.k} {rows['before_hrk'][-1]:.3f} -> "
-                f"{rows['after_hrk'][-1]:.3f}; surrogate rank {rows['surrogate_rank_before'][-1]:.0f} -> "
-                f"{rows['surrogate_rank_after'][-1]:.0f}")
-    for key in keys:
-        if rows[key]:
-            pre = "surrogate_target" if key.startswith("surrogate") else "target"
-            when = key.split("_")[-1]
-            metrics[f"{pre}_ndcg@10_{when}"] = float(np.mean(rows[key]))
-            metrics[f"{pre}_hr@10_{when}"] = float(np.mean(rows[key + "_hr"]))
-            metrics[f"{pre}_hr@{api.k}_{when}"] = float(np.mean(rows[key + "_hrk"]))
-    for when in ("before", "after"):
-        metrics[f"surrogate_target_rank_{when}"] = float(np.mean(rows[f"surrogate_rank_{when}"])) if targets.size else float("nan")
-    metrics.update({"pollution_s": time.perf_counter() - t0, "targets": float(len(targets)),
-                    "pollution_users": float(len(users)), "queries": float(api.queries_used)})
-    return metrics
+    appended, ranks_before, ranks_after = [], [], []
+    for target in tasks.targets:
+        hs = [tasks.histories[i] for i in tasks.eligible(int(target))]  # users who had it can never be shown it
+        batches = [polluter.search(hs[a : a + p.pollution_batch], int(target), tasks.n_append, p.n_candidates, p.n_rounds)
+                   for a in range(0, len(hs), p.pollution_batch)]
+        app = np.concatenate(batches) if batches else np.zeros((0, tasks.n_append), np.int64)
+        appended.append(app)
+        if len(hs):
+            ranks_before.append(float(np.mean(polluter.ranks(hs, np.zeros((len(hs), 0), np.int64), int(target)))))
+            ranks_after.append(float(np.mean(polluter.ranks(hs, app, int(target)))))
+            ctx.log(f"pollution target {target}: surrogate rank {ranks_before[-1]:.0f} -> {ranks_after[-1]:.0f}")
+    diagnostics = dict(surrogate.diagnostics)
+    diagnostics.update({"pollution_s": time.perf_counter() - t0, "targets": float(len(tasks.targets)),
+                        "pollution_users": float(len(tasks.histories))})
+    if ranks_before:  # the surrogate's own view of what the search achieved
+        diagnostics["surrogate_target_rank_before"] = float(np.mean(ranks_before))
+        diagnostics["surrogate_target_rank_after"] = float(np.mean(ranks_after))
+    return PollutedProfiles(appended=appended, surrogate=surrogate, diagnostics=diagnostics, curves=surrogate.curves)

@@ -1,12 +1,20 @@
-"""Built-in datasets: every public module here defines datasets found by
-``components_in_package`` and registered like a third-party plugin's."""
+"""Built-in datasets, registered through the ``recsec`` entry point like a third-party plugin's.
 
-from recsec.discovery import components_in_package
+``DATASETS`` lists them explicitly: a new dataset module adds its classes there.
+"""
+
 from recsec.hookspecs import hookimpl
-from recsec.dataset import Dataset
+
+from .amazon import AmazonBeauty, AmazonBeautyBERT4Rec
+from .movielens import MovieLens1M, MovieLens20M, MovieLens100K, MovieLensLatestSmall
+from .steam import Steam
+from .synthetic import Synthetic
+
+#: Every built-in dataset, in registration order.
+DATASETS = (AmazonBeauty, AmazonBeautyBERT4Rec, MovieLens100K, MovieLens1M, MovieLens20M, MovieLensLatestSmall, Steam, Synthetic)
 
 
 @hookimpl
 def recsec_register_datasets(registry) -> None:
-    for component in components_in_package(__name__, Dataset):
+    for component in DATASETS:
         registry.add_dataset(component)

@@ -8,15 +8,11 @@ File lookup: a relative path such as ``ml-1m/ratings.dat`` is looked for as
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import io
 import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
-
-import numpy as np
 
 from recsec.data import Interactions
 from recsec.datacache import cache_key, cached_interactions, file_sha256
@@ -53,10 +49,10 @@ def filter_params(default: int) -> dict[str, Param]:
     """The one-pass preprocessing thresholds (methods.md section 1); 0 turns a step off."""
     return {
         "min_item_count": Param(
-            default, help="drop items with fewer interactions (one pass, before users); 0 = off"
+            default, help="drop items with fewer interactions (one pass, before users); 0 = off", valid="[0, inf)"
         ),
         "min_user_count": Param(
-            default, help="then drop users with fewer remaining interactions (one pass); 0 = off"
+            default, help="then drop users with fewer remaining interactions (one pass); 0 = off", valid="[0, inf)"
         ),
     }
 
@@ -88,8 +84,7 @@ def fetch_archive(ctx: DataContext, archive: Archive, rel: str) -> None:
     dest = Path(ctx.cache_dir) / "downloads" / archive.filename if is_zip else raw_dir(ctx) / rel
     if is_zip and dest.exists() and (archive.sha256 is None or sha256_file(dest) == archive.sha256):
         log.info("using the downloaded %s", dest)
-    else:
-        dest.unlink(missing_ok=True)
+    else:  # download() replaces a stale file atomically, under a lock shared with other workers
         log.info("downloading %s", archive.url)
         download(archive.url, dest, archive.sha256, progress=ctx.progress)
     if is_zip:
@@ -97,14 +92,14 @@ def fetch_archive(ctx: DataContext, archive: Archive, rel: str) -> None:
 
 
 def unavailable(name: str, looked: list[Path], url: str | None, extra: str = "") -> DataUnavailableError:
-    where = "\n  ".join(str(p) for p in looked)
-    msg = f"dataset {name!r}: no data file found; looked in:\n  {where}"
+    """One line: what was looked for where, where it comes from, and what to do."""
+    parts = [f"dataset {name!r}: no data file found; looked in {', '.join(str(p) for p in looked)}"]
     if url:
-        msg += f"\nsource: {url}"
+        parts.append(f"source: {url}")
     if extra:
-        msg += f"\n{extra}"
-    msg += "\nSet RECSEC_DATA_DIR (or --data-dir) to a directory holding the official layout"
-    return DataUnavailableError(msg)
+        parts.append(extra)
+    parts.append("set RECSEC_DATA_DIR (or --data-dir) to a directory holding the official layout")
+    return DataUnavailableError("; ".join(parts))
 
 
 def locate(
@@ -126,47 +121,8 @@ def locate(
             return found
         raise unavailable(name, looked, url, f"the downloaded archive has no {rel}")
     if archive is not None:
-        extra = (extra + "\n" if extra else "") + "downloads are disabled (allow_download=False)"
+        extra = (extra + "; " if extra else "") + "downloads are disabled (allow_download=False)"
     raise unavailable(name, looked, url, extra)
-
-
-def read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when it is gzip (by magic number, whatever its name)."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if head == b"\x1f\x8b":
-        with gzip.open(path, "rb") as g:
-            return g.read()
-    return Path(path).read_bytes()
-
-
-#: user, item, rating, timestamp
-RATING_ROW = np.dtype([("u", np.int64), ("i", np.int64), ("r", np.float32), ("t", np.int64)])
-
-
-def read_numeric_table(path: Path, sep: str, header: str | None = None) -> np.ndarray:
-    """Parse a ``user<sep>item<sep>rating<sep>timestamp`` table into a :data:`RATING_ROW` array.
-
-    ``header``: the expected start of a header line (skipped), or None.
-    Multi-character separators (``::``) are mapped to a tab first.
-    """
-    text = read_bytes(path)
-    if header is not None:
-        first, _, text = text.partition(b"\n")
-        if not first.strip().startswith(header.encode()):
-            raise DataUnavailableError(f"{path}: expected a header starting with {header!r}, got {first[:80]!r}")
-    delim = sep
-    if len(sep) > 1:
-        text, delim = text.replace(sep.encode(), b"\t"), "\t"
-    if not text.strip():
-        raise DataUnavailableError(f"{path}: no rows")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            rows = np.loadtxt(io.BytesIO(text), delimiter=delim, dtype=RATING_ROW, ndmin=1)
-    except ValueError as exc:
-        raise DataUnavailableError(f"{path}: not in the expected format ({exc})") from exc
-    return rows
 
 
 class FileDataset(Dataset):
@@ -192,16 +148,35 @@ class FileDataset(Dataset):
         return cache_key(self.name, self.version, digests, self.param_values), digests
 
     def fingerprint(self, ctx: DataContext) -> str:
-        return self._key(ctx, self.resolve(ctx))[0]
+        """sha256 over the file(s) ``load`` would read, the parameters and the loader's version.
+
+        Nothing is parsed, and file digests are memoised by (path, size,
+        mtime_ns), so planning a spec costs one ``stat`` per file once hashed.
+        The instance remembers the value: ``load`` refuses data that changed
+        since, instead of filing it under the old fingerprint.
+        """
+        key = self._key(ctx, self.resolve(ctx))[0]
+        self._planned_fingerprint = key
+        return key
 
     def load(self, ctx: DataContext) -> Interactions:
         resolved = self.resolve(ctx)
         for message in resolved.warnings:
             warnings.warn(message, stacklevel=2)
         key, digests = self._key(ctx, resolved)
+        files = ", ".join(str(p) for p in resolved.files.values())
+        planned = getattr(self, "_planned_fingerprint", None)
+        if planned is not None and planned != key:
+            raise DataUnavailableError(
+                f"dataset {self.instance_name!r}: {files} changed after the run was planned; "
+                "run again to file results under the new data"
+            )
 
         def build() -> Interactions:
-            raw = self.read(resolved)
+            try:
+                raw = self.read(resolved)
+            except (ValueError, EOFError, OSError) as exc:  # a reader that let a raw error through
+                raise DataUnavailableError(f"{files}: cannot be read as {self.name} data ({type(exc).__name__}: {exc})") from exc
             log.info("%s: read %s", self.name, raw.stats())
             return self.preprocess(raw)
 
@@ -210,9 +185,10 @@ class FileDataset(Dataset):
         source.update(resolved.notes)
         source.update(
             dataset=self.name,
+            file=", ".join(resolved.files),  # the stable label(s) of what was read: which alternative
             files={k: str(v) for k, v in resolved.files.items()},
             sha256=digests,
-            key=key,
+            key=key,  # = fingerprint(ctx)
         )
         data = dataclasses.replace(data, source=source)
         log.info("%s%s: %s", self.instance_name, " (cached)" if hit else "", data.stats())

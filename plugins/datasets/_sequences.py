@@ -1,4 +1,4 @@
-"""Readers for sequence-style files (private helpers of amazon.py and steam.py)."""
+"""Readers for sequence-style files (private helpers of amazon.py, movielens.py and steam.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from recsec.data import Interactions
 from recsec.errors import DataUnavailableError
 
-from ._common import read_bytes
+from ._parse import decode_text, fields_check, line_error, read_bytes
 
 
 def read_user_sequence_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -53,11 +54,12 @@ def read_pair_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise DataUnavailableError(f"{path}: no rows")
     try:
         flat = np.array(text.split(), dtype=np.int64)
+        n_lines = len([ln for ln in text.splitlines() if ln.strip()])
+        if len(flat) != 2 * n_lines:
+            raise ValueError("not two ids per line")
     except ValueError as exc:
-        raise DataUnavailableError(f"{path}: expected integer 'user item' pairs ({exc})") from exc
-    n_lines = len([ln for ln in text.splitlines() if ln.strip()])
-    if len(flat) != 2 * n_lines:
-        raise DataUnavailableError(f"{path}: expected exactly two ids per line")
+        found = line_error(path, text.splitlines(), fields_check(b" ", (int, int)))
+        raise (found or DataUnavailableError(f"{path}: expected integer 'user item' pairs ({exc})")) from None
     users, items = flat[0::2], flat[1::2]
     order = np.argsort(users, kind="stable")
     sorted_users = users[order]
@@ -67,13 +69,27 @@ def read_pair_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return users, items, positions
 
 
+def sequence_interactions(path: Path, label: str) -> Interactions:
+    """Interactions from a ``user item item ...`` file; the position in each line is the timestamp."""
+    users, items, positions = read_user_sequence_file(path)
+    return Interactions.from_raw(users, items, timestamps=positions,
+                                 source={"format": f"{label} (user sequences in time order; timestamp = position)"})
+
+
+def pair_interactions(path: Path, label: str) -> Interactions:
+    """Interactions from a ``user item`` pair file; a user's n-th line is their n-th event."""
+    users, items, positions = read_pair_file(path)
+    return Interactions.from_raw(users, items, timestamps=positions,
+                                 source={"format": f"{label} (user item pairs in time order; timestamp = position)"})
+
+
 def read_amazon_ratings_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``user,item,rating,timestamp`` without header (McAuley's ``ratings_<Category>.csv``).
 
     User and item ids are strings (reviewer ids, ASINs). A header line, if
     present, is skipped.
     """
-    lines = read_bytes(path).decode("utf-8").splitlines()
+    lines = decode_text(path, read_bytes(path)).splitlines()
     users: list[str] = []
     items: list[str] = []
     ratings: list[float] = []

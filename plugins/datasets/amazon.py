@@ -19,6 +19,13 @@ Two file variants are read, under ``<data_dir>/amazon-beauty/`` (each may be gzi
   the file as stored at that commit (identical to the copy described in
   shared/data/README.md, git blob a29773026846d857ec8176cb25f37b23ecf20155).
 
+A third file is its own dataset, ``amazon-beauty-bert4rec``:
+``amazon-beauty/beauty_bert4rec.txt``, Beauty as processed by BERT4Rec (Sun et
+al., CIKM 2019; FeiSun/BERT4Rec ``data/beauty.txt``): one ``user item`` pair per
+line, each user's lines in time order, 40,226 users, 54,542 items, 353,962
+interactions, the larger catalogue the DFME paper's Beauty also has. A
+separate name because it is a different dataset, not another copy of one.
+
 Research use only (no data licence is stated by the publishers).
 """
 
@@ -29,10 +36,12 @@ from recsec.dataset import DataContext
 from recsec.params import Param
 
 from ._common import Archive, FileDataset, Resolved, candidates, filter_params, find, locate, unavailable
-from ._sequences import read_amazon_ratings_csv, read_user_sequence_file
+from ._sequences import pair_interactions, read_amazon_ratings_csv, sequence_interactions
 
 RATINGS_FILE = "amazon-beauty/ratings_Beauty.csv"
 SEQUENCE_FILE = "amazon-beauty/Beauty.txt"
+BERT4REC_FILE = "amazon-beauty/beauty_bert4rec.txt"
+BERT4REC_URL = "https://github.com/FeiSun/BERT4Rec/blob/615eaf2004abecda487a38d5b0c72f3dcfcae5b3/data/beauty.txt"
 RATINGS_URL = "http://snap.stanford.edu/data/amazon/productGraph/categoryFiles/ratings_Beauty.csv"
 
 SEQUENCE_ARCHIVE = Archive(
@@ -93,8 +102,29 @@ class AmazonBeauty(FileDataset):
                 users, items, ratings=ratings, timestamps=stamps,
                 source={"format": "ratings_Beauty.csv (user,item,rating,timestamp)"},
             )
-        users, items, positions = read_user_sequence_file(path)
-        return Interactions.from_raw(
-            users, items, timestamps=positions,
-            source={"format": "Beauty.txt (S3-Rec/ICLRec user sequences; timestamp = position)"},
-        )
+        return sequence_interactions(path, "Beauty.txt (S3-Rec/ICLRec release)")
+
+
+class AmazonBeautyBERT4Rec(FileDataset):
+    """Amazon Beauty as processed by BERT4Rec (Sun et al. 2019): 40,226 users, 54,542 items; family ``sequential``.
+
+    Reads ``amazon-beauty/beauty_bert4rec.txt`` (one ``user item`` pair per
+    line, each user's items in time order; timestamps are positions). No
+    filter by default: the file is the published set (every user has at
+    least 5 items; a 5/5 one-pass filter would drop 37,501 rare items). Not
+    downloaded: no verified sha256 is pinned here (git blob
+    16718a33ebdb33504f257421b18ae8bf3ddfe327 of FeiSun/BERT4Rec data/beauty.txt).
+    """
+
+    name = "amazon-beauty-bert4rec"
+    family = "sequential"
+    params = filter_params(0)
+
+    def resolve(self, ctx: DataContext) -> Resolved:
+        path = locate(ctx, self.name, BERT4REC_FILE, None,
+                      f"get data/beauty.txt from {BERT4REC_URL} and save it as {BERT4REC_FILE}")
+        return Resolved({BERT4REC_FILE: path})
+
+    def read(self, resolved: Resolved) -> Interactions:
+        (path,) = resolved.files.values()
+        return pair_interactions(path, "beauty_bert4rec.txt (BERT4Rec release)")

@@ -9,7 +9,8 @@ also be gzipped, ``X.gz``)::
 
     ml-latest-small/ratings.csv   userId,movieId,rating,timestamp (with header)
     ml-100k/u.data                user<TAB>item<TAB>rating<TAB>timestamp
-    ml-1m/ratings.dat             UserID::MovieID::Rating::Timestamp
+    ml-1m/ratings.dat             UserID::MovieID::Rating::Timestamp (or a derived
+                                  alternative, see MovieLens1M)
     ml-20m/ratings.csv            as ml-latest-small
 
 When absent, the publisher's zip is downloaded from files.grouplens.org
@@ -29,13 +30,15 @@ The data are for research use under GroupLens' terms; they are never bundled.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from recsec.data import Interactions
 from recsec.dataset import DataContext
 from recsec.params import Param
 
-from ._common import Archive, FileDataset, Resolved, candidates, filter_params, find, locate, read_numeric_table
+from ._common import Archive, FileDataset, Resolved, candidates, filter_params, find, locate
+from ._parse import read_numeric_table
+from ._sequences import sequence_interactions
 
 _TFDS = "tensorflow/datasets: tensorflow_datasets/url_checksums/movielens.txt"
 _BASE = "https://files.grouplens.org/datasets/movielens"
@@ -120,44 +123,87 @@ class MovieLens100K(_MovieLens):
     params = filter_params(0)
 
 
+#: ml-1m's files by ``variant``; ``auto`` tries AUTO_ORDER and then downloads ratings.dat.
+ML1M_FILES: dict[str, str] = {
+    "ratings": "ml-1m/ratings.dat",
+    "sequences": "ml-1m/sequences_chronological.txt",
+    "ratings-no-timestamps": "ml-1m/ratings_no_timestamps.dat",
+    "partial": "ml-1m/ratings_users1-2999.dat",
+}
+AUTO_ORDER = ("ratings", "sequences")
+_DERIVED = "a derived file of ../shared/data (see its README): it is not downloaded; place it there"
+
+
 class MovieLens1M(_MovieLens):
     """MovieLens 1M (6,040 users, 3,706 items, 1,000,209 ratings; Harper & Konstan 2015).
 
     Family ``sequential`` (DFME / GRO protocol: one-pass 5/5 filter, expected
-    about 6,040 users and 3,416 items). When the complete ``ratings.dat`` is
-    absent but ``ml-1m/ratings_users1-2999.dat[.gz]`` (the exact official
-    ratings of UserIDs 1-2999 only) is present, that partial file is read,
-    ``source["partial"]`` says so and a warning is issued; set
-    ``allow_partial=false`` to refuse it (then the full archive is downloaded
-    when downloads are allowed).
+    about 6,040 users and 3,416 items). ``variant`` picks the file:
+
+    - ``ratings``: the official ``ratings.dat`` (downloaded when absent).
+    - ``sequences``: ``sequences_chronological.txt``, every user's movies in
+      time order (``UserID MovieID ...``); complete, no ratings, timestamps
+      are positions: the sequential protocol needs nothing more.
+    - ``ratings-no-timestamps``: ``ratings_no_timestamps.dat``
+      (``UserID::MovieID::Rating``, official line order); complete, no time
+      order, so sequential recommenders are skipped on it and "the last
+      event" of a user is the one with the highest movie id (MF, MIA).
+    - ``partial``: ``ratings_users1-2999.dat``, the exact official ratings of
+      UserIDs 1-2999 only, with a warning; never chosen by ``auto``.
+    - ``auto``: ``ratings.dat`` if present, else the sequences file, else
+      ``ratings.dat`` downloaded.
+
+    The file read is part of the fingerprint (and ``source["file"]``), so
+    results on one variant are never filed under another.
     """
 
     name = "ml-1m"
     family = "sequential"
-    ratings_file = "ml-1m/ratings.dat"
-    partial_file: ClassVar[str] = "ml-1m/ratings_users1-2999.dat"
+    version = "2"
     sep = "::"
     params = {
+        "variant": Param("auto", help="which file to read (auto: ratings.dat, else the chronological sequences)",
+                         choices=("auto", *ML1M_FILES)),
         **filter_params(5),
-        "allow_partial": Param(True, help="read ml-1m/ratings_users1-2999.dat (users 1-2999 only) when ratings.dat is absent"),
     }
 
     def resolve(self, ctx: DataContext) -> Resolved:
-        full = find(ctx, self.ratings_file)
-        if full is not None:
-            return Resolved({self.ratings_file: full})
-        partial = find(ctx, self.partial_file)
-        if partial is not None and self.p.allow_partial:
-            note = "users 1-2999 of 6040 (ratings_users1-2999.dat: exact official ratings of UserIDs 1-2999 only)"
-            message = (
-                f"ml-1m: the complete ratings.dat was not found (looked in "
-                f"{', '.join(str(p) for p in candidates(ctx, self.ratings_file))}); reading the PARTIAL file "
-                f"{partial}: {note}. Results are not comparable with published ML-1M numbers."
-            )
-            return Resolved({self.partial_file: partial}, notes={"partial": note}, warnings=[message])
-        extra = f"a partial file exists at {partial} but allow_partial is false" if partial is not None else ""
-        path = locate(ctx, self.name, self.ratings_file, ARCHIVES[self.name], extra)
-        return Resolved({self.ratings_file: path})
+        variant = self.p.variant
+        extra = ""
+        if variant == "auto":
+            for choice in AUTO_ORDER:
+                found = find(ctx, ML1M_FILES[choice])
+                if found is not None:
+                    return self._resolved(choice, found)
+            variant = "ratings"
+            extra = "also looked for " + ", ".join(str(p) for p in candidates(ctx, ML1M_FILES["sequences"]))
+        archive = ARCHIVES[self.name] if variant == "ratings" else None
+        path = locate(ctx, self.name, ML1M_FILES[variant], archive, extra if archive else _DERIVED)
+        return self._resolved(variant, path)
+
+    def _resolved(self, variant: str, path: Path) -> Resolved:
+        if variant != "partial":
+            return Resolved({ML1M_FILES[variant]: path}, notes={"variant": variant})
+        note = "users 1-2999 of 6040 (ratings_users1-2999.dat: exact official ratings of UserIDs 1-2999 only)"
+        message = (f"ml-1m[variant=partial]: reading {path}: {note}. "
+                   "Results are not comparable with published ML-1M numbers.")
+        return Resolved({ML1M_FILES[variant]: path}, notes={"variant": variant, "partial": note}, warnings=[message])
+
+    def read(self, resolved: Resolved) -> Interactions:
+        (label, path), = resolved.files.items()
+        if label == ML1M_FILES["sequences"]:
+            return sequence_interactions(path, f"MovieLens {label}")
+        if label == ML1M_FILES["ratings-no-timestamps"]:
+            rows = read_numeric_table(path, self.sep, columns="uir")
+            return Interactions.from_raw(rows["u"], rows["i"], ratings=rows["r"],
+                                         source={"format": f"MovieLens {label} (no timestamps)"})
+        return self._read_table(label, path)
+
+    def skip(self, **context: Any) -> str | None:
+        rec = context.get("recommender")
+        if self.p.variant == "ratings-no-timestamps" and rec is not None and rec.family == "sequential":
+            return f"{self.instance_name} has no time order; sequential recommenders need variant=sequences or ratings"
+        return None
 
 
 class MovieLens20M(_MovieLens):

@@ -20,7 +20,7 @@ from recsec.data import Interactions
 from recsec.dataset import DataContext
 
 from ._common import FileDataset, Resolved, filter_params, locate
-from ._sequences import read_pair_file
+from ._sequences import pair_interactions
 
 STEAM_FILE = "steam/Steam.txt"
 STEAM_URL = "https://github.com/pmixer/SASRec.pytorch/blob/master/data/Steam.txt (SASRec data release)"
@@ -43,8 +43,4 @@ class Steam(FileDataset):
 
     def read(self, resolved: Resolved) -> Interactions:
         (path,) = resolved.files.values()
-        users, items, positions = read_pair_file(path)
-        return Interactions.from_raw(
-            users, items, timestamps=positions,
-            source={"format": "Steam.txt (SASRec user item pairs in time order; timestamp = position)"},
-        )
+        return pair_interactions(path, "Steam.txt (SASRec release)")

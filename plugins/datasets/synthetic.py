@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from recsec.data import Interactions
 from recsec.datacache import cache_key
 from recsec.dataset import DataContext, Dataset
+from recsec.errors import ParameterError
 from recsec.params import Param
 from recsec.preprocess import one_pass_filter
 
@@ -147,18 +149,26 @@ class Synthetic(Dataset):
     family = "sequential"
     version = "1"
     params = {
-        "n_users": Param(1000, help="number of users"),
-        "n_items": Param(500, help="number of items"),
-        "mean_events": Param(40.0, help="mean interactions per user"),
-        "min_events": Param(5, help="fewest interactions a user gets"),
-        "dim": Param(8, help="rank of the latent taste / item factors"),
-        "zipf_exponent": Param(1.0, help="popularity skew: logit bonus -a*log(rank)"),
-        "taste_strength": Param(2.0, help="weight of the user-taste logit"),
-        "transition_strength": Param(2.0, help="weight of the previous-item transition logit"),
-        "seed": Param(0, help="generator seed"),
-        "min_item_count": Param(0, help="one-pass filter: drop items with fewer interactions; 0 = off"),
-        "min_user_count": Param(0, help="one-pass filter: then drop users with fewer; 0 = off"),
+        "n_users": Param(1000, help="number of users", valid="[1, inf)"),
+        "n_items": Param(500, help="number of items", valid="[2, inf)"),
+        "mean_events": Param(40.0, help="mean interactions per user (at least min_events)", valid="[1, inf)"),
+        "min_events": Param(5, help="fewest interactions a user gets", valid="[1, inf)"),
+        "dim": Param(8, help="rank of the latent taste / item factors", valid="[1, inf)"),
+        "zipf_exponent": Param(1.0, help="popularity skew: logit bonus -a*log(rank)", valid="[0, inf)"),
+        "taste_strength": Param(2.0, help="weight of the user-taste logit", valid="[0, inf)"),
+        "transition_strength": Param(2.0, help="weight of the previous-item transition logit", valid="[0, inf)"),
+        "seed": Param(0, help="generator seed", valid="[0, inf)"),
+        "min_item_count": Param(0, help="one-pass filter: drop items with fewer interactions; 0 = off", valid="[0, inf)"),
+        "min_user_count": Param(0, help="one-pass filter: then drop users with fewer; 0 = off", valid="[0, inf)"),
     }
+
+    def __init__(self, **given: Any) -> None:
+        super().__init__(**given)
+        # The one bound that joins two parameters: the generator draws min_events + Geometric.
+        if self.p.mean_events < self.p.min_events:
+            raise ParameterError(
+                f"dataset 'synthetic': mean_events ({self.p.mean_events}) must be at least min_events ({self.p.min_events})"
+            )
 
     def world(self) -> SyntheticWorld:
         p = self.p

@@ -1,12 +1,24 @@
-"""Built-in defenses: every public module here defines defenses found by
-``components_in_package`` and registered like a third-party plugin's."""
+"""Built-in defenses, registered through the ``recsec`` entry point like a third-party plugin's.
 
-from recsec.discovery import components_in_package
+``DEFENSES`` lists them explicitly: a new defense module adds its classes there.
+Importing this package imports no torch (defenses import it when they train or score).
+"""
+
 from recsec.hookspecs import hookimpl
-from recsec.defense import Defense
+
+from .detection import PradaDetector, SameDetector
+from .gro import GRO
+from .list_shuffle import ListShuffle
+from .none import NoDefense
+from .perturbation import RandomPermutation, RandomReplacement, Reverse, Truncate
+from .popularity_randomization import PopularityRandomization
+
+#: Every built-in defense, in registration order.
+DEFENSES = (PradaDetector, SameDetector, GRO, ListShuffle, NoDefense, RandomPermutation, RandomReplacement, Reverse,
+            Truncate, PopularityRandomization)
 
 
 @hookimpl
 def recsec_register_defenses(registry) -> None:
-    for component in components_in_package(__name__, Defense):
+    for component in DEFENSES:
         registry.add_defense(component)

@@ -32,9 +32,8 @@ import torch.nn.functional as F
 
 from recsec.context import RunContext
 from recsec.data import EvalSet, Interactions, Split
-from recsec.plugins.attacks._extraction_scoring import scorer_for
-from recsec.plugins.recommenders._seq_core import trim_left
 from recsec.plugins.recommenders.bert4rec import BERT4Rec
+from recsec.plugins.sequential.windows import trim_left
 from recsec.queries import Queries
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,7 +86,6 @@ def reconstruct(cloze: BERT4Rec, histories: list[np.ndarray], mask_prob: float,
     B = len(histories)
     loss = np.zeros(B)
     recon: list[np.ndarray] = []
-    scorer = scorer_for(net)
     for a in range(0, B, CHUNK):
         hs = histories[a : a + CHUNK]
         tok = trim_left(torch.as_tensor(Queries(hs).padded(net.input_len), device=dev))  # (b, L)
@@ -98,7 +96,7 @@ def reconstruct(cloze: BERT4Rec, histories: list[np.ndarray], mask_prob: float,
         rows = torch.arange(len(hs), device=dev)
         chosen[rows, first] |= real[rows, first]
         inp = torch.where(chosen, torch.full_like(tok, net.mask_token), tok)
-        logits = scorer.full_scores(net.head(net.encoder(inp)[chosen])).float()  # (P, N)
+        logits = net.full_scores(net.position_vectors(inp, chosen)).float()  # (P, N)
         ce = F.cross_entropy(logits, tok[chosen] - 1, reduction="none")
         r = chosen.nonzero(as_tuple=True)[0]
         tot = torch.zeros(len(hs), device=dev).index_add_(0, r, ce)

@@ -6,8 +6,8 @@ For one row r = (b, i) of the batch (a scored position b and a list slot i):
 - c_bi = the target's i-th best item (top-k of the target scores t, detached);
 - the swap matrix A holds one-hot rows A[b, i, :] = e_{c_bi}, so (A s)_bi = s[b, c_bi]
   are the student's scores of the target's list;
-- the student's loss L_S (DFME's two-margin ranking loss, imported from the
-  extraction attack: ``recsec.plugins.attacks._extraction_loss.ranking_loss``)
+- the student's loss L_S (DFME's two-margin ranking loss, the one the
+  extraction attacks train with: ``recsec.plugins.sequential.losses.ranking_loss``)
   is a function of A s and of the negatives' scores;
 - A' = one-hot(argmax_j dL_S/dA[b, i, j]). Because A s is linear in A,
   dL_S/dA[b, i, j] = g_bi * s_bj with g = dL_S/d(A s), so
@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import torch
 
-from recsec.plugins.attacks._extraction_loss import ranking_loss, sample_negatives
+from recsec.plugins.sequential.losses import ranking_loss, sample_negatives
 
-from .gro import ZERO_ROWS
+from ._gro_config import ZERO_ROWS
 
 
 def closed_form_swap(g: torch.Tensor, s: torch.Tensor, zero_rows: str = "mask") -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,7 +2,7 @@
 
 Zhang, Yin, Chen, Long, WSDM 2024 (arXiv 2310.16335), section 4; the closed
 form of the swap step is in ``_gro``. The victim's own training loop
-(``recsec.plugins.recommenders._seq_train.train_sequential``: AdamW, clipping,
+(``recsec.plugins.sequential.trainer.train_sequential``: AdamW, clipping,
 validation, early stopping, best-epoch restore) is reused unchanged: the
 recommender's ``net`` is temporarily replaced by ``GROTrainingNet``, which
 holds the target as its only registered submodule (so the optimizer, the
@@ -27,67 +27,41 @@ Shapes: B windows, L columns, P positions, D hidden, N items, k list length.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 
-from recsec.plugins.attacks._extraction_scoring import scorer_for
-from recsec.plugins.recommenders._seq_core import SeqNet, TrainTools, trim_left
-from recsec.plugins.recommenders._seq_train import param_groups, train_sequential
-from recsec.plugins.recommenders._seq_transformer import BERT4RecNet, SASRecNet
+from recsec.plugins.sequential.net import SeqNet, TrainTools
+from recsec.plugins.sequential.trainer import param_groups, train_sequential
+from recsec.plugins.sequential.transformer import BERT4RecNet, SASRecNet, TransformerNet
+from recsec.plugins.sequential.windows import trim_left
 
 from ._gro import closed_form_swap, draw_negatives, student_loss, swap_loss
-from .gro import STUDENT_SEED
+from ._gro_config import STUDENT_SEED
 
 if TYPE_CHECKING:  # pragma: no cover
+    from recsec.component import Values
     from recsec.context import RunContext
     from recsec.data import Split
-    from recsec.plugins.recommenders._seq_base import SequentialRecommender
-
-
-@dataclass
-class GROConfig:
-    """The ``gro`` defense's parameters of the same names."""
-
-    lam: float = 0.001
-    k: int = 100
-    student_lr: float = 1e-3
-    margin_topk: float = 0.5
-    margin_neg: float = 0.5
-    max_positions: int = 0
-    zero_rows: str = "mask"
+    from recsec.plugins.sequential.base import SequentialRecommender
 
 
 def cloze_inputs(net: BERT4RecNet, tokens: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT4Rec's cloze corruption, drawn as ``BERT4RecNet.training_loss`` draws it.
+    """BERT4Rec's cloze corruption, drawn with the net's own rule (``BERT4RecNet.training_loss`` draws
+    the same, in the same order, from the same generator).
 
     tokens long (B, L) trimmed windows -> (corrupted input long (B, L), chosen bool (B, L)).
     """
-    real = tokens > 0
-    u = torch.rand(tokens.shape, generator=g, device=tokens.device)
-    p = torch.full_like(u, net.mask_prob)
-    p[:, -1] += 0.1 * (1 - net.mask_prob)
-    chosen = real & (u < p)
-    chosen &= chosen.flip(1).cumsum(1).flip(1) <= net.max_predictions
-    r = u / p
-    rand_items = torch.randint(1, net.n_items + 1, tokens.shape, generator=g, device=tokens.device)
-    inp = torch.where(chosen & (r < 0.8), torch.full_like(tokens, net.mask_token), tokens)
-    inp = torch.where(chosen & (r >= 0.8) & (r < 0.9), rand_items, inp)
-    return inp, chosen
-
-
-def position_vectors(net: SeqNet, inp: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-    """z (P, D) at the positions ``where`` (bool (B, L)) of the input, such that score = z . W[i] (+ b[i])."""
-    h = net.encoder(inp)[where]
-    return net.head(h) if isinstance(net, BERT4RecNet) else h
+    chosen, r = net.cloze_positions(tokens, g)
+    # drawn even when nothing is chosen (training_loss returns before): this keeps GRO's stream as it was
+    return net.cloze_input(tokens, chosen, r, g), chosen
 
 
 class GROTrainingNet(SeqNet):
     """Wraps a target net for ``train_sequential``; the student lives outside the module tree."""
 
-    def __init__(self, target: SeqNet, student: SeqNet, student_opt: torch.optim.Optimizer, cfg: GROConfig,
+    def __init__(self, target: TransformerNet, student: TransformerNet, student_opt: torch.optim.Optimizer, cfg: "Values",
                  generator: torch.Generator, clip_norm: float) -> None:
         super().__init__()
         if not isinstance(target, (BERT4RecNet, SASRecNet)):
@@ -97,8 +71,6 @@ class GROTrainingNet(SeqNet):
         # object.__setattr__: not registered as a submodule (no optimizer, no state_dict, no .train()).
         object.__setattr__(self, "student", student)
         object.__setattr__(self, "student_opt", student_opt)
-        object.__setattr__(self, "t_scorer", scorer_for(target))
-        object.__setattr__(self, "s_scorer", scorer_for(student))
         self.cfg, self.gen, self.clip_norm = cfg, generator, clip_norm
         self.overhead_s = 0.0
         self.sums = {"target_loss": 0.0, "student_loss": 0.0, "swap_loss": 0.0, "masked_rows": 0.0, "rows": 0.0, "steps": 0.0}
@@ -124,17 +96,17 @@ class GROTrainingNet(SeqNet):
             inp, where = cloze_inputs(net, tokens, tools.generator)
             if not bool(where.any()):
                 return None
-            z = position_vectors(net, inp, where)
-            logits = self.t_scorer.full_scores(z)  # (P, N)
+            z = net.position_vectors(inp, where)
+            logits = net.full_scores(z)  # (P, N)
             return F.cross_entropy(logits.float(), tokens[where] - 1, reduction="sum"), len(z), inp, where, z
         inp, tgt = tokens[:, :-1], tokens[:, 1:]
         where = inp > 0
         if not bool(where.any()):
             return None
-        z = position_vectors(net, inp, where)  # (P, D)
+        z = net.position_vectors(inp, where)  # (P, D)
         neg = tools.negatives(users[:, None].expand_as(inp)[where])
         items = torch.stack([tgt[where] - 1, neg - 1], dim=1)  # (P, 2)
-        sc = self.t_scorer.item_scores(z, items)
+        sc = net.item_scores(z, items)
         loss = (F.softplus(-sc[:, 0]) + F.softplus(sc[:, 1])).float().sum()
         return loss, len(z), inp, where, z
 
@@ -144,16 +116,16 @@ class GROTrainingNet(SeqNet):
         """Train the student one step on the target's lists c (P, k); returns (j*, valid, L_S, zero-gradient rows)."""
         student, cfg = self.student, self.cfg
         student.train()
-        z_s = position_vectors(student, inp, where)  # (P, D)
-        x = self.s_scorer.item_scores(z_s, c)  # (P, k) = A s
+        z_s = student.position_vectors(inp, where)  # (P, D)
+        x = student.item_scores(z_s, c)  # (P, k) = A s
         x.retain_grad()
         neg, neg_ok = draw_negatives(c, self.n_items, self.gen)
-        ls = student_loss(x, self.s_scorer.item_scores(z_s, neg), neg_ok, cfg.margin_topk, cfg.margin_neg)
+        ls = student_loss(x, student.item_scores(z_s, neg), neg_ok, cfg.margin_topk, cfg.margin_neg)
         self.student_opt.zero_grad(set_to_none=True)
         ls.backward()
         g = x.grad.detach()  # (P, k) dL_S / d(A s)
         with torch.no_grad():
-            s_full = self.s_scorer.full_scores(z_s.detach())  # (P, N), the scores L_S saw
+            s_full = student.full_scores(z_s.detach())  # (P, N), the scores L_S saw
             j_star, valid = closed_form_swap(g, s_full, self.cfg.zero_rows)
         if self.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_([p for grp in self.student_opt.param_groups for p in grp["params"]], self.clip_norm)
@@ -178,9 +150,9 @@ class GROTrainingNet(SeqNet):
             where[rows[pick], cols[pick]] = True
         with torch.no_grad():
             k = min(self.cfg.k, self.n_items)
-            c = self.t_scorer.full_scores(z.detach()).topk(k, dim=1).indices  # (P, k)
+            c = self.target.full_scores(z.detach()).topk(k, dim=1).indices  # (P, k)
         j_star, valid, ls, n_zero = self._student_step(inp, where, c)
-        lswap = swap_loss(self.t_scorer.item_scores(z, c), self.t_scorer.item_scores(z, j_star), valid)
+        lswap = swap_loss(self.target.item_scores(z, c), self.target.item_scores(z, j_star), valid)
         if z.is_cuda:
             torch.cuda.synchronize()
         self.overhead_s += time.perf_counter() - t0
@@ -208,7 +180,7 @@ class GROTrainingNet(SeqNet):
         }
 
 
-def build_gro_net(rec: "SequentialRecommender", ctx: "RunContext", cfg: GROConfig) -> GROTrainingNet:
+def build_gro_net(rec: "SequentialRecommender", ctx: "RunContext", cfg: "Values") -> GROTrainingNet:
     """Target, student (seed ``("gro", "student")``) and the wrapper.
 
     The target is ``rec.net`` when it already holds a net (a warm start from
@@ -220,7 +192,7 @@ def build_gro_net(rec: "SequentialRecommender", ctx: "RunContext", cfg: GROConfi
     if isinstance(rec.net, (BERT4RecNet, SASRecNet)) and rec.net.n_items == rec.n_items:
         target = rec.net.to(device)
     else:
-        target = rec.draw_net(rec.n_items, ctx.seed_for(*rec.init_labels())).to(device)
+        target = rec.draw_net(rec.n_items, rec.init_seed(ctx)).to(device)
     with torch.random.fork_rng(devices=[]):
         student = rec.draw_net(rec.n_items, ctx.seed_for(*STUDENT_SEED)).to(device)
     p = rec.p
@@ -230,7 +202,7 @@ def build_gro_net(rec: "SequentialRecommender", ctx: "RunContext", cfg: GROConfi
     return GROTrainingNet(target, student, opt, cfg, gen, p.clip_norm)
 
 
-def train_gro(rec: "SequentialRecommender", split: "Split", ctx: "RunContext", cfg: GROConfig) -> dict[str, Any]:
+def train_gro(rec: "SequentialRecommender", split: "Split", ctx: "RunContext", cfg: "Values") -> dict[str, Any]:
     """Train ``rec`` with GRO (from ``rec.net`` if it holds trained weights); afterwards ``rec.net`` is the
     plain target net, so checkpoints load as usual."""
     rec.n_items = int(split.train.n_items)

@@ -6,25 +6,17 @@ from typing import TYPE_CHECKING, Any
 
 from recsec.defense import Defense
 from recsec.params import Param
+from recsec.recommender import TrainReport
+
+from ._gro_config import STUDENT_SEED, ZERO_ROWS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from recsec.blackbox import QueryLog
     from recsec.context import RunContext
     from recsec.data import Split
     from recsec.recommender import Recommender
 
 #: Recommenders GRO can train (their nets expose per-position scores over the catalogue).
 SUPPORTED = ("bert4rec", "sasrec")
-
-#: Labels of the student's init seed. The reference code (train_gro.py) seeds once and draws the
-#: student first, so its DFME surrogate, drawn first under the same seed, starts from the
-#: student's weights: what ``init_seed_labels`` tells a ``surrogate_init = "reference"`` attacker.
-STUDENT_SEED = ("gro", "student")
-
-#: What a swap row with a zero gradient does: ``mask`` (recsec: it carries no signal, so it adds
-#: nothing to L_swap) or ``first_item`` (the reference code: ``grad.max(-1)`` of an all-zero
-#: row returns column 0, the first item id, so the row pushes that item above c_bi).
-ZERO_ROWS = ("mask", "first_item")
 
 
 class GRO(Defense):
@@ -49,32 +41,29 @@ class GRO(Defense):
     loss: GRO's extra training time), mean ``gro_student_loss``,
     ``gro_swap_loss``, ``gro_target_loss`` and ``gro_masked_rows`` (fraction of
     zero-gradient rows, masked or not). ``warm_epochs`` > 0 first trains without GRO and
-    then continues with it (the reference code does so on Beauty). ``metrics`` repeats ``train_overhead_s`` and
-    ``train_s`` when this process trained the victim (not when it was
-    loaded from a checkpoint). Answers are not changed.
+    then continues with it (the reference code does so on Beauty). Answers are not changed. The training report's init seed is the student's (the reference code draws it first) or,
+    with ``warm_epochs``, the warm-up run's.
     """
 
     name = "gro"
     version = "2"  # 2: the swap loss averages over every row, masked ones counting 0 (the paper's scale)
     trains_victim = True
     params = {
-        "lam": Param(0.001, help="weight of the swap loss (Beauty 0.001, ML-1M 0.1-1)", low=1e-4, high=1.0, log=True),
-        "k": Param(100, help="length of the target lists the student learns (the API's k)", low=10, high=200),
-        "student_lr": Param(1e-3, help="the student's AdamW learning rate", low=1e-4, high=1e-2, log=True),
-        "margin_topk": Param(0.5, help="student loss: margin between consecutive list items (DFME)"),
-        "margin_neg": Param(0.5, help="student loss: margin between list items and negatives (DFME)"),
-        "max_positions": Param(0, help="at most this many positions per batch enter the swap step (0 = all)"),
+        "lam": Param(0.001, help="weight of the swap loss (Beauty 0.001, ML-1M 0.1-1)", low=1e-4, high=1.0, log=True,
+                     valid="[0, inf)"),
+        "k": Param(100, help="length of the target lists the student learns (the API's k)", low=10, high=200, valid="[1, inf)"),
+        "student_lr": Param(1e-3, help="the student's AdamW learning rate", low=1e-4, high=1e-2, log=True, valid="(0, inf)"),
+        "margin_topk": Param(0.5, help="student loss: margin between consecutive list items (DFME)", valid="[0, inf)"),
+        "margin_neg": Param(0.5, help="student loss: margin between list items and negatives (DFME)", valid="[0, inf)"),
+        "max_positions": Param(0, help="at most this many positions per batch enter the swap step (0 = all)",
+                               valid="[0, inf)"),
         "zero_rows": Param("mask", choices=ZERO_ROWS, search=False,
                            help="rows whose gradient is zero: mask them (recsec) or, as the reference code's "
                            "argmax does, swap in the first item id (first_item)"),
         "warm_epochs": Param(0, help="first train this many epochs without GRO, then GRO for max_epochs "
-                             "(the reference's --use_pretrained, used for Beauty); 0 = GRO from scratch"),
+                             "(the reference's --use_pretrained, used for Beauty); 0 = GRO from scratch",
+                             valid="[0, inf)"),
     }
-    metric_directions = {"train_overhead_s": False}
-
-    def __init__(self, **given: Any) -> None:
-        super().__init__(**given)
-        self._train_stats: dict[str, float] = {}
 
     def skip(self, **context: Any) -> str | None:
         rec = context.get("recommender")
@@ -82,28 +71,17 @@ class GRO(Defense):
             return f"gro trains {'/'.join(SUPPORTED)} victims, not {rec.name}"
         return None
 
-    def init_seed_labels(self, recommender: "Recommender") -> tuple[str, ...] | None:
-        """From scratch the student's seed (the reference code draws it first); with
-        ``warm_epochs`` the plain warm-up run's, as the reference's ``--use_pretrained``."""
-        return recommender.init_seed_labels() if self.p.warm_epochs > 0 else STUDENT_SEED
-
-    def train_victim(self, recommender: "Recommender", split: "Split", ctx: "RunContext") -> dict[str, float]:
-        from ._gro_train import GROConfig, train_gro
+    def train_victim(self, recommender: "Recommender", split: "Split", ctx: "RunContext") -> TrainReport:
+        from ._gro_train import train_gro
 
         if recommender.name not in SUPPORTED:
             raise ValueError(self.skip(recommender=recommender))
-        cfg = GROConfig(**{k: self.p[k] for k in GROConfig.__dataclass_fields__})
         warm: dict[str, float] = {}
+        init_seed = ctx.seed_for(*STUDENT_SEED)  # from scratch the reference code draws the student first
         if self.p.warm_epochs > 0:
             pre = type(recommender)(**{**recommender.given_params, "max_epochs": int(self.p.warm_epochs)})
-            warm = {f"warm_{k}": float(v) for k, v in pre.fit(split, ctx).items()}
+            report = pre.fit(split, ctx)
+            warm, init_seed = {f"warm_{k}": float(v) for k, v in report.stats.items()}, report.init_seed
             recommender.net = pre.net  # type: ignore[attr-defined]
-        stats = {**warm, **train_gro(recommender, split, ctx, cfg)}  # type: ignore[arg-type]
-        self._train_stats = {k: float(v) for k, v in stats.items()}
-        return stats
-
-    def metrics(self, log: "QueryLog", ctx: "RunContext") -> dict[str, float]:
-        s = self._train_stats
-        if not s:
-            return {}
-        return {"train_overhead_s": s["gro_overhead_s"], "train_s": s.get("train_s", float("nan"))}
+        stats = {**warm, **train_gro(recommender, split, ctx, self.p)}  # type: ignore[arg-type]
+        return TrainReport(stats, init_seed=init_seed, curve=list(getattr(recommender, "train_history", [])))

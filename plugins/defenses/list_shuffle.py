@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from recsec.defense import Defense
 from recsec.params import Param
 from recsec.queries import Queries
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recsec.blackbox import Account
 
 
 class ListShuffle(Defense):
@@ -24,7 +29,7 @@ class ListShuffle(Defense):
     name = "list-shuffle"
     version = "1"
     params = {
-        "top_m": Param(0, help="shuffle only the first m positions (0: the whole list)", low=0, high=100),
+        "top_m": Param(0, help="shuffle only the first m positions (0: the whole list)", low=0, high=100, valid="[0, inf)"),
         "personalised_only": Param(False, help="shuffle only personalised lists"),
     }
 
@@ -33,7 +38,7 @@ class ListShuffle(Defense):
         queries: Queries,
         lists: np.ndarray,
         personalised: np.ndarray,
-        account: str,
+        account: "Account",
         rng: np.random.Generator,
     ) -> tuple[np.ndarray, np.ndarray]:
         flags = np.zeros(len(queries), dtype=bool)

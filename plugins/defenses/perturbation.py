@@ -1,7 +1,7 @@
 """Output perturbations against model extraction: the baselines of GRO (WSDM 2024) and LLM4MEA.
 
 Each changes only what the black box returns; the victim is untouched. They
-apply to every account, the runner's ``"evaluator"`` included, so the stored
+apply to every account, the arena's evaluator included, so the stored
 ``defended.*`` utility shows what they cost benign users. Lists stay valid:
 no duplicates, ids in 0..N-1, no history item that the original list did not
 already contain; lengths are kept except by ``truncate``.
@@ -21,6 +21,7 @@ from recsec.queries import Queries
 from recsec.sampling import draw_outside_keys
 
 if TYPE_CHECKING:  # pragma: no cover
+    from recsec.blackbox import Account
     from recsec.context import RunContext
     from recsec.data import Split
     from recsec.recommender import Recommender
@@ -38,12 +39,16 @@ class RandomPermutation(Defense):
     the attacker learns a consistently wrong order (unlike ``list-shuffle``,
     which draws a new permutation per query). The permutation comes from the
     cell's seed (stream ``("random-permutation", seed)``) once ``prepare`` ran,
-    else from ``seed`` alone.
+    else from ``seed`` alone. ``per_call``: as the GRO reference code does, a fresh
+    permutation on every call (one for all the lists of a batch: a generation
+    step of the attacker, a batch of the evaluation), from the API's stream.
     """
 
     name = "random-permutation"
     version = "1"
-    params = {"seed": Param(0, help="extra seed of the permutation")}
+    params = {"seed": Param(0, help="extra seed of the permutation", valid="[0, inf)"),
+              "per_call": Param(False, help="a fresh permutation per call, shared by the batch (the reference code)",
+                                search=False)}
 
     def __init__(self, **given: Any) -> None:
         super().__init__(**given)
@@ -60,9 +65,10 @@ class RandomPermutation(Defense):
             self._perms[k] = np.random.default_rng([self._base_seed, k]).permutation(k)
         return self._perms[k]
 
-    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: str,
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Account",
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        return lists[:, self.permutation(lists.shape[1])], _no_flags(queries)
+        perm = rng.permutation(lists.shape[1]) if self.p.per_call else self.permutation(lists.shape[1])
+        return lists[:, perm], _no_flags(queries)
 
 
 class Reverse(Defense):
@@ -71,7 +77,7 @@ class Reverse(Defense):
     name = "reverse"
     version = "1"
 
-    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: str,
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Account",
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return np.ascontiguousarray(lists[:, ::-1]), _no_flags(queries)
 
@@ -114,7 +120,7 @@ class RandomReplacement(Defense):
     def prepare(self, victim: "Recommender", split: "Split", ctx: "RunContext") -> None:
         self._n_items = int(victim.n_items)
 
-    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: str,
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Account",
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if self._n_items <= 0:
             raise RuntimeError("random-replacement: prepare() first (it needs the catalogue size)")
@@ -137,8 +143,9 @@ class Truncate(Defense):
 
     name = "truncate"
     version = "1"
-    params = {"k": Param(10, help="items returned per query", low=1, high=100)}
+    shortens_lists = True
+    params = {"k": Param(10, help="items returned per query", low=1, high=100, valid="[1, inf)")}
 
-    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: str,
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Account",
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return lists[:, : max(1, int(self.p.k))], _no_flags(queries)

@@ -12,6 +12,7 @@ from recsec.params import Param
 from recsec.queries import Queries
 
 if TYPE_CHECKING:  # pragma: no cover
+    from recsec.blackbox import Account
     from recsec.context import RunContext
     from recsec.data import Split
     from recsec.recommender import Recommender
@@ -35,14 +36,21 @@ class PopularityRandomization(Defense):
     name = "popularity-randomization"
     version = "1"
     params = {
-        "ratio": Param(0.1, help="N_rec / N_cand (Zhang et al.: 0.1)", low=0.01, high=1.0, log=True),
-        "n_cand": Param(0, help="size of the candidate pool (0: list length / ratio)"),
+        "ratio": Param(0.1, help="N_rec / N_cand (Zhang et al.: 0.1)", low=0.01, high=1.0, log=True, valid="(0, 1]"),
+        "n_cand": Param(0, help="size of the candidate pool (0: list length / ratio)", valid="[0, inf)"),
         "exclude_history": Param(True, help="avoid the query's own items when sampling"),
     }
 
     def __init__(self, **given) -> None:
         super().__init__(**given)
         self._ranking: np.ndarray | None = None  # item ids, most popular first
+
+    def skip(self, **context) -> str | None:
+        attack = context.get("attack")
+        if attack is not None and attack.serving().cold_start != "popular":
+            return (f"popularity-randomization changes only cold-start lists, and {attack.name}'s service "
+                    "personalises every list (cold_start = model)")
+        return None
 
     def prepare(self, victim: "Recommender", split: "Split", ctx: "RunContext") -> None:
         self._ranking = split.train.popularity_ranking()
@@ -58,7 +66,7 @@ class PopularityRandomization(Defense):
         queries: Queries,
         lists: np.ndarray,
         personalised: np.ndarray,
-        account: str,
+        account: "Account",
         rng: np.random.Generator,
     ) -> tuple[np.ndarray, np.ndarray]:
         flags = np.zeros(len(queries), dtype=bool)

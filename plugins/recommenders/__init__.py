@@ -1,12 +1,25 @@
-"""Built-in recommenders: every public module here defines recommenders found by
-``components_in_package`` and registered like a third-party plugin's."""
+"""Built-in recommenders, registered through the ``recsec`` entry point like a third-party plugin's.
 
-from recsec.discovery import components_in_package
+``RECOMMENDERS`` lists them explicitly: a new recommender module adds its
+classes there. The sequential ones build on ``recsec.plugins.sequential``.
+Importing this package imports no torch (the networks are built on ``fit``).
+"""
+
 from recsec.hookspecs import hookimpl
-from recsec.recommender import Recommender
+
+from .bert4rec import BERT4Rec
+from .gru4rec import GRU4Rec
+from .itemcf import ItemCF
+from .lfm import LFM
+from .narm import NARM
+from .popular import MostPopular
+from .sasrec import SASRec
+
+#: Every built-in recommender, in registration order.
+RECOMMENDERS = (BERT4Rec, GRU4Rec, ItemCF, LFM, NARM, MostPopular, SASRec)
 
 
 @hookimpl
 def recsec_register_recommenders(registry) -> None:
-    for component in components_in_package(__name__, Recommender):
+    for component in RECOMMENDERS:
         registry.add_recommender(component)

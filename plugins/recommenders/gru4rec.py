@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from recsec.params import Param
-
-from ._seq_base import COMMON_PARAMS, RNN_PARAMS, SequentialRecommender
+from recsec.plugins.sequential.base import SequentialRecommender
+from recsec.plugins.sequential.params import COMMON_PARAMS, RNN_PARAMS
 
 
 class GRU4Rec(SequentialRecommender):
@@ -25,7 +25,7 @@ class GRU4Rec(SequentialRecommender):
     }
 
     def _build_net(self, n_items: int, config: dict[str, Any]):
-        from ._seq_rnn import GRU4RecNet
+        from recsec.plugins.sequential.recurrent import GRU4RecNet
 
         return GRU4RecNet(n_items, config["hidden"], config["rnn_hidden"], config["max_len"], config["dropout"],
                           config.get("examples", "windows"))

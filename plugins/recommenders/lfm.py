@@ -51,15 +51,15 @@ class LFM(Recommender):
     family = "general"
     version = "1"
     params = {
-        "dim": Param(100, help="latent factors per user and item", low=8, high=256, log=True),
-        "lr": Param(0.01, help="SGD step size per example (Hu: 0.01)", low=1e-3, high=0.1, log=True),
-        "reg": Param(0.01, help="L2 regularisation per example (Hu: 0.01)", low=1e-4, high=0.1, log=True),
-        "epochs": Param(30, help="passes over the positives (fresh negatives each time)", low=5, high=200, log=True),
-        "neg_ratio": Param(1, help="negatives sampled per positive per epoch", low=1, high=8),
+        "dim": Param(100, help="latent factors per user and item", low=8, high=256, log=True, valid="[1, inf)"),
+        "lr": Param(0.01, help="SGD step size per example (Hu: 0.01)", low=1e-3, high=0.1, log=True, valid="(0, inf)"),
+        "reg": Param(0.01, help="L2 regularisation per example (Hu: 0.01)", low=1e-4, high=0.1, log=True, valid="[0, inf)"),
+        "epochs": Param(30, help="passes over the positives (fresh negatives each time)", low=5, high=200, log=True, valid="[1, inf)"),
+        "neg_ratio": Param(1, help="negatives sampled per positive per epoch", low=1, high=8, valid="[1, inf)"),
         "neg_sampling": Param("popularity", help="how negatives are drawn", choices=("popularity", "uniform")),
-        "batch_size": Param(256, help="examples per vectorised SGD step", low=32, high=4096, log=True),
-        "lr_decay": Param(1.0, help="learning-rate factor applied after each epoch", low=0.8, high=1.0),
-        "init_std": Param(0.1, help="standard deviation of the initial factors", low=0.01, high=0.5, log=True),
+        "batch_size": Param(256, help="examples per vectorised SGD step", low=32, high=4096, log=True, valid="[1, inf)"),
+        "lr_decay": Param(1.0, help="learning-rate factor applied after each epoch", low=0.8, high=1.0, valid="(0, 1]"),
+        "init_std": Param(0.1, help="standard deviation of the initial factors", low=0.01, high=0.5, log=True, valid="(0, inf)"),
     }
 
     def __init__(self, **given: Any) -> None:

@@ -6,8 +6,8 @@ from dataclasses import replace
 from typing import Any
 
 from recsec.params import Param
-
-from ._seq_base import COMMON_PARAMS, RNN_PARAMS, SequentialRecommender
+from recsec.plugins.sequential.base import SequentialRecommender
+from recsec.plugins.sequential.params import COMMON_PARAMS, RNN_PARAMS
 
 
 class NARM(SequentialRecommender):
@@ -35,7 +35,7 @@ class NARM(SequentialRecommender):
         **COMMON_PARAMS,
         **RNN_PARAMS,
         "examples": replace(RNN_PARAMS["examples"], default="prefixes"),
-        "ct_dropout": Param(0.2, "dropout on the [global; local] representation (ML 0.1, Steam/Beauty 0.2)", low=0.0, high=0.9),
+        "ct_dropout": Param(0.2, "dropout on the [global; local] representation (ML 0.1, Steam/Beauty 0.2)", low=0.0, high=0.9, valid="[0, 1)"),
         "attention": Param("softmax", "local attention weights: a softmax over hard-sigmoid scores as in the DFME "
                            "reference code, or the paper's unnormalised sigmoid scores", choices=("softmax", "paper")),
         "init": Param("default", "weight init: recsec's (truncated normal on embeddings and linear layers, torch's "
@@ -44,7 +44,7 @@ class NARM(SequentialRecommender):
     }
 
     def _build_net(self, n_items: int, config: dict[str, Any]):
-        from ._seq_rnn import NARMNet
+        from recsec.plugins.sequential.recurrent import NARMNet
 
         return NARMNet(n_items, config["hidden"], config["rnn_hidden"], config["max_len"], config["dropout"],
                        config["ct_dropout"], config.get("attention", "paper"), config.get("init", "default"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from recsec.params import Param
-
-from ._seq_base import COMMON_PARAMS, TRANSFORMER_PARAMS, SequentialRecommender
+from recsec.plugins.sequential.base import SequentialRecommender
+from recsec.plugins.sequential.params import COMMON_PARAMS, TRANSFORMER_PARAMS
 
 
 class SASRec(SequentialRecommender):
@@ -16,7 +16,7 @@ class SASRec(SequentialRecommender):
     learned positions, item embeddings tied between input and output; each
     position's negative is drawn uniformly (seeded) outside the user's
     training items. Reference configuration and per-dataset values: see
-    ``recsec.plugins.recommenders._seq_base`` (Beauty defaults: max_len 50,
+    ``recsec.plugins.sequential.params`` (Beauty defaults: max_len 50,
     dropout 0.5, attn_dropout 0.2).
     """
 
@@ -25,7 +25,7 @@ class SASRec(SequentialRecommender):
     params: dict[str, Param] = {**COMMON_PARAMS, **TRANSFORMER_PARAMS}
 
     def _build_net(self, n_items: int, config: dict[str, Any]):
-        from ._seq_transformer import SASRecNet
+        from recsec.plugins.sequential.transformer import SASRecNet
 
         return SASRecNet(n_items, config["hidden"], config["max_len"], config["n_blocks"], config["n_heads"],
                          config["dropout"], config["attn_dropout"])

@@ -11,7 +11,9 @@ from recsec.defense import Defense
 from recsec.errors import BudgetExhausted
 from recsec.hookspecs import hookimpl
 from recsec.params import Param
+from recsec.outputs import Surrogate
 from recsec.queries import Queries
+from recsec.recommender import Recommender
 from recsec.testing import tiny_interactions
 from recsec.testing.checks import _Popularity
 
@@ -42,32 +44,56 @@ class ToyPopular(_Popularity):
         return {**super().fit(split, ctx), "epochs": 1}
 
 
+class Echo(Recommender):
+    """What the toy attacker learned: items scored by how often the black box returned them."""
+
+    name = "toy-echo"
+
+    def __init__(self, counts=None):
+        super().__init__()
+        self.counts = np.zeros(0, np.float32) if counts is None else np.asarray(counts, np.float32)
+        self.n_items = len(self.counts)
+
+    def score(self, queries):
+        import torch
+
+        return torch.as_tensor(np.tile(self.counts, (len(queries), 1)))
+
+
 class ToyProbe(Attack):
-    """Queries a few users and reports how often the answer contains their next item."""
+    """Queries random histories and returns a surrogate that echoes the items it was shown."""
 
     name = "toy-probe"
-    version = "2"
-    primary_metric = "hit"
-    metric_directions = {"hit": True}
+    version = "3"
+    output = Surrogate
     params = {
         "n_queries": Param(10, help="queries to send", low=2, high=20),
         "fail": Param(False, help="raise inside run() (tests the failure path)"),
+        "sleep_s": Param(0.0, help="seconds to spend in run() (tests of concurrent workers)"),
     }
 
     def run(self, api, ctx):
+        if self.p.sleep_s:
+            import time
+
+            time.sleep(self.p.sleep_s)
         if self.p.fail:
             raise ValueError("toy attack failed on purpose")
         CALLS["run"] += 1
         if INTERRUPT["at"] is not None and CALLS["run"] == INTERRUPT["at"]:
             raise KeyboardInterrupt
-        ev = ctx.split.test
-        n = min(self.p.n_queries, len(ev))
+        rng = ctx.rng("toy-probe")
+        n_items = ctx.knowledge.n_items
+        hist = Queries.of([rng.choice(n_items, size=3, replace=False) for _ in range(self.p.n_queries + 2)])
         try:
-            lists = api.query(Queries(ev.histories[:n]))
+            lists = api.query(hist)
         except BudgetExhausted:
-            return {"hit": 0.0}
-        hit = (lists == ev.targets[:n, None]).any(axis=1).mean()
-        return {"hit": float(hit) + 1e-3 * self.p.n_queries, "queries": float(n)}
+            return Surrogate(model=Echo(np.zeros(n_items)))
+        n = self.p.n_queries
+        counts = np.bincount(lists[:n][lists[:n] >= 0], minlength=n_items).astype(np.float32)
+        counts += np.linspace(0, 1e-3, n_items, dtype=np.float32)  # ties broken by id
+        return Surrogate(model=Echo(counts), holdout=hist.slice(n, n + 2), holdout_lists=lists[n:],
+                         diagnostics={"sent": np.float32(n + 2)})
 
 
 class ToyReverse(Defense):

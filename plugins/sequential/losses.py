@@ -1,4 +1,5 @@
-"""Losses of model extraction: DFME's two-margin ranking loss and the bidirectional repair loss.
+"""Ranking losses on a victim's lists: DFME's two-margin ranking loss, the bidirectional repair loss,
+and the negatives they compare against (model extraction's surrogate training, GRO's student).
 
 - Ranking loss: Yue et al., RecSys 2021 (methods.md section 4). For one
   labelled prefix with surrogate scores s, the victim's list L (best first,

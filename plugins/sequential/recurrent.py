@@ -14,6 +14,10 @@ RNN loader: each history is its own example, with its own dropout mask, and
 an epoch takes about nine times as many optimizer steps on Beauty), and the
 loss is computed at each window's last position only.
 
+Prefix scoring (``net.ItemTableNet``): the state after a prefix does not
+depend on later items and the inputs are right-aligned, so one pass over a
+sequence gives the exact score vector of every prefix (``shared_exact``).
+
 Shapes: B batch, L length, D embedding size, H GRU size, N items, P prefixes.
 """
 
@@ -23,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._seq_core import SeqNet, TrainTools, init_weights, right_align
+from .net import ItemTableNet, TrainTools, init_weights
+from .windows import right_align, trim_left
 
 
 def _prefix_targets(tokens: torch.Tensor, last_only: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -54,7 +59,53 @@ def _prefix_mode(examples: str) -> bool:
     return examples == "prefixes"
 
 
-class NARMNet(SeqNet):
+def _from_aligned(z: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """Right-aligned per-row outputs (B, L, D) with n (B,) items per row -> the columns of the left-padded input."""
+    L = z.size(1)
+    idx = (torch.arange(L, device=z.device)[None, :] - (L - n)[:, None]) % L
+    return z.gather(1, idx[..., None].expand(-1, -1, z.size(2)))
+
+
+class RecurrentNet(ItemTableNet):
+    """A GRU net trained with cross-entropy on prefixes (``_logits``), whose score vectors for prefix
+    scoring come from one pass over right-aligned inputs (``aligned_vectors``)."""
+
+    can_share = True
+    shared_exact = True
+    item_emb: nn.Embedding
+
+    def _logits(self, inp: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Right-aligned inputs (B, L); the prefixes (rows[p], ending at cols[p]) -> logits (P, N)."""
+        raise NotImplementedError
+
+    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> tuple[torch.Tensor, int] | None:
+        inp, rows, cols, tgt = _prefix_targets(tokens, self.prefix_examples)
+        if len(rows) == 0:
+            return None
+        return F.cross_entropy(self._logits(inp, rows, cols).float(), tgt - 1, reduction="sum"), len(rows)
+
+    def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
+        inp, last = _last_positions(tokens)
+        return self._logits(inp, torch.arange(len(inp), device=inp.device), last)
+
+    def aligned_vectors(self, aligned: torch.Tensor) -> torch.Tensor:
+        """Right-aligned tokens (B, L) -> z (B, L, D): column t = the prefix ending at item t."""
+        raise NotImplementedError
+
+    def shared_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
+        aligned, n = right_align(tokens)
+        return _from_aligned(self.aligned_vectors(aligned), n)
+
+    def last_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
+        aligned, n = right_align(trim_left(tokens))
+        z = self.aligned_vectors(aligned)
+        return z[torch.arange(len(z), device=z.device), (n - 1).clamp(min=0)]
+
+    def item_embedding(self) -> nn.Embedding:
+        return self.item_emb
+
+
+class NARMNet(RecurrentNet):
     """NARM: GRU encoder with a global (last state) and a local (attention) representation.
 
     For the prefix ending at t, with GRU states h_1..h_t:
@@ -105,24 +156,28 @@ class NARMNet(SeqNet):
 
     def attention_weights(self, pre: torch.Tensor, upto: torch.Tensor) -> torch.Tensor:
         """Local attention weights alpha (..., L) from pre = A1 h_t + A2 h_j (..., L, H); ``upto``
-        bool (..., L) marks the positions j <= t. One definition for training, serving and the
-        extraction scorers."""
+        bool (..., L) marks the positions j <= t. One definition for training, serving and prefix
+        scoring."""
         if self.attention == "softmax":
             return self.v(F.hardsigmoid(pre)).squeeze(-1).masked_fill(~upto, float("-inf")).softmax(-1)
         return self.v(torch.sigmoid(pre)).squeeze(-1) * upto
 
-    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> tuple[torch.Tensor, int] | None:
-        inp, rows, cols, tgt = _prefix_targets(tokens, self.prefix_examples)
-        if len(rows) == 0:
-            return None
-        return F.cross_entropy(self._logits(inp, rows, cols).float(), tgt - 1, reduction="sum"), len(rows)
+    def item_table(self) -> torch.Tensor:
+        return self.item_emb.weight[1:]
 
-    def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
-        inp, last = _last_positions(tokens)
-        return self._logits(inp, torch.arange(len(inp), device=inp.device), last)
+    def aligned_vectors(self, aligned: torch.Tensor) -> torch.Tensor:
+        """z_t = B [c_g; c_l] for every prefix end t, from one GRU pass (attention over j <= t)."""
+        states, _ = self.gru(self.emb_drop(self.item_emb(aligned)))  # (B, L, H)
+        q = self.a_global(states)  # (B, L, H) query of the prefix ending at t
+        k = self.a_local(states)  # (B, L, H)
+        L = aligned.size(1)
+        upto = torch.ones(L, L, dtype=torch.bool, device=aligned.device).tril()
+        e = self.attention_weights(q[:, :, None, :] + k[:, None, :, :], upto)  # (B, L_t, L_j)
+        c_l = e @ states  # (B, L, H)
+        return self.decoder(self.ct_drop(torch.cat([states, c_l], dim=-1)))
 
 
-class GRU4RecNet(SeqNet):
+class GRU4RecNet(RecurrentNet):
     """GRU4Rec: item embedding -> one GRU layer -> output layer over the catalogue.
 
     Differences from the ICLR 2016 paper, on purpose: the input is an item
@@ -149,12 +204,12 @@ class GRU4RecNet(SeqNet):
         states, _ = self.gru(self.drop(self.item_emb(inp)))  # (B, L, H)
         return self.out(self.drop(states[rows, cols]))  # (P, N)
 
-    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> tuple[torch.Tensor, int] | None:
-        inp, rows, cols, tgt = _prefix_targets(tokens, self.prefix_examples)
-        if len(rows) == 0:
-            return None
-        return F.cross_entropy(self._logits(inp, rows, cols).float(), tgt - 1, reduction="sum"), len(rows)
+    def item_table(self) -> torch.Tensor:
+        return self.out.weight
 
-    def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
-        inp, last = _last_positions(tokens)
-        return self._logits(inp, torch.arange(len(inp), device=inp.device), last)
+    def item_bias(self) -> torch.Tensor:
+        return self.out.bias
+
+    def aligned_vectors(self, aligned: torch.Tensor) -> torch.Tensor:
+        states, _ = self.gru(self.drop(self.item_emb(aligned)))
+        return self.drop(states)

@@ -8,22 +8,15 @@ on CUDA, validation NDCG@10 after every epoch, early stopping with
 init, dropout, batch order, negatives, cloze masks) derives from the
 RunContext's seed.
 
-When ``ctx.work_dir`` is set, the full training state (weights, optimizer,
-random generators, best weights so far, the net's ``training_state``) is
-written there after every epoch and a killed run resumes where it stopped,
-with the same result as an uninterrupted one. The state is kept when training
-ends: a rerun with a larger epoch limit, patience or time limit continues the
-same trajectory. A rerun whose stopping rules would have ended that
-trajectory earlier (``trajectory_length``) trains from scratch instead.
+When ``ctx.work_dir`` is set, the full training state is written there after
+every epoch and a killed run resumes where it stopped (see ``resume``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,13 +26,16 @@ from torch import nn
 from recsec.evaluation import EVAL_SEED, sample_negatives, target_ranks, user_items_for
 from recsec.metrics import ranking_metrics
 
-from ._seq_core import NegativeSampler, SeqNet, TrainTools, build_windows, user_item_keys
+from .net import SeqNet, TrainTools
+from .resume import resume_path, rng_states, set_rng_states, stop_reason, trajectory_length
+from .sampling import NegativeSampler, user_item_keys
+from .windows import build_windows
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsec.context import RunContext
     from recsec.data import Split
 
-    from ._seq_base import SequentialRecommender
+    from .base import SequentialRecommender
 
 
 def param_groups(net: nn.Module, weight_decay: float, decay_embeddings: bool) -> list[dict[str, Any]]:
@@ -96,62 +92,6 @@ def _autocast(device: torch.device, enabled: bool) -> tuple[contextlib.AbstractC
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
-def _resume_path(rec: "SequentialRecommender", split: "Split", ctx: "RunContext") -> Path | None:
-    """Where the resumable training state lives: ``ctx.work_dir``, keyed by model, parameters, seed and data."""
-    if ctx.work_dir is None:
-        return None
-    # The net's class is part of the key: a GRO-wrapped net trains the same recommender with
-    # the same parameters and seed as the plain one, and must never resume from its state.
-    # Stopping rules are not part of the key: they decide where a trajectory ends, not what
-    # it is, so a run stopped by its time limit continues when rerun with a larger one.
-    shape = sorted(rec.training_identity()["params"].items())
-    ident = repr((rec.name, rec.version, type(rec.net).__name__, shape, ctx.seed,
-                  rec.n_items, len(split.train), int(split.train.items.sum()), len(split.valid)))
-    digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
-    return Path(ctx.work_dir) / f"{rec.name}-training-{digest}.pt"
-
-
-def stop_reason(done: int, bad: int, spent_s: float, p: Any, validated: bool) -> str | None:
-    """Why a run under ``p``'s stopping rules trains no epoch after ``done`` epochs (``bad``
-    epochs since the best validation, ``spent_s`` seconds of training and validation), or None.
-    Checked before each epoch, so a resumed run that had already stopped trains no further."""
-    if done >= p.max_epochs:
-        return "max_epochs"
-    if validated and p.patience > 0 and bad >= p.patience:
-        return "patience"
-    if p.time_limit_s > 0 and spent_s >= p.time_limit_s:
-        return "time_limit"
-    return None
-
-
-def trajectory_length(history: list[dict[str, float]], p: Any) -> int:
-    """How many of the recorded epochs a run under ``p``'s stopping rules would have trained:
-    ``stop_reason`` replayed on the recorded validation scores and times."""
-    best, bad, spent = -1.0, 0, 0.0
-    for done, row in enumerate(history):
-        if stop_reason(done, bad, spent, p, "valid_ndcg@10" in row):
-            return done
-        spent += row["epoch_s"] + row.get("valid_s", 0.0)
-        if "valid_ndcg@10" in row:
-            best, bad = (row["valid_ndcg@10"], 0) if row["valid_ndcg@10"] > best else (best, bad + 1)
-    return len(history)
-
-
-def _rng_states(gens: list[torch.Generator]) -> dict[str, Any]:
-    out: dict[str, Any] = {"gens": [g.get_state() for g in gens], "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        out["cuda"] = torch.cuda.get_rng_state_all()
-    return out
-
-
-def _set_rng_states(gens: list[torch.Generator], states: dict[str, Any]) -> None:
-    for g, st in zip(gens, states["gens"]):
-        g.set_state(st)
-    torch.set_rng_state(states["torch"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
 class _Validator:
     """Validation NDCG@10 / HR@10 with the negatives drawn once (stream "valid")."""
 
@@ -200,7 +140,7 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
     terms_seen, steps_seen = 0, 0
     train_s = valid_s = 0.0
     first, timed_out = 1, False
-    resume = _resume_path(rec, split, ctx)
+    resume = resume_path(rec, split, ctx)
     # On the CPU first: generator states must stay CPU byte tensors; load_state_dict copies to the device.
     st = torch.load(resume, map_location="cpu", weights_only=False) if resume is not None and resume.exists() else None
     if st is not None and trajectory_length(st["history"], p) < len(st["history"]):
@@ -216,7 +156,7 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
         opt.load_state_dict(st["opt"])
         if scaler is not None and st.get("scaler"):
             scaler.load_state_dict(st["scaler"])
-        _set_rng_states([gen, order_gen], st["rng"])
+        set_rng_states([gen, order_gen], st["rng"])
         best, best_epoch, best_state, bad = st["best"], st["best_epoch"], st["best_state"], st["bad"]
         history, terms_seen, steps_seen = st["history"], st["terms_seen"], st["steps_seen"]
         train_s, valid_s = st["train_s"], st["valid_s"]
@@ -288,13 +228,13 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
             tmp = resume.with_name(f"{resume.stem}.{os.getpid()}.tmp")  # never shared between processes
             torch.save({"net": net.state_dict(), "net_extra": net.training_state(), "opt": opt.state_dict(),
                         "scaler": scaler.state_dict() if scaler is not None else None,
-                        "rng": _rng_states([gen, order_gen]), "best": best, "best_epoch": best_epoch,
+                        "rng": rng_states([gen, order_gen]), "best": best, "best_epoch": best_epoch,
                         "best_state": best_state, "bad": bad, "history": history, "terms_seen": terms_seen,
                         "steps_seen": steps_seen, "train_s": train_s, "valid_s": valid_s}, tmp)
             tmp.replace(resume)
     epochs.close()
     rec.train_history = history
-    if best_state is not None:
+    if best_state is not None and p.restore == "best":
         net.load_state_dict(best_state)
     net.eval()
     ran = len(history)

@@ -4,8 +4,11 @@
 - BERT4Rec: Sun et al., "BERT4Rec: Sequential Recommendation with Bidirectional
   Encoder Representations from Transformer", CIKM 2019.
 
+Both score an item as z . W[i] (+ b[i]) with the tied item embeddings W
+(``net.ItemTableNet``), so an attack scores only the items it needs.
+
 Shapes: B batch, L sequence length (<= max_len), D hidden, N items, P the
-positions that carry a loss term.
+positions that carry a loss term (or that an attack or defense scores).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._seq_core import SeqNet, TrainTools, init_weights, trim_left
+from .net import ItemTableNet, TrainTools, init_weights
+from .windows import trim_left
 
 
 def attention_mask(real: torch.Tensor, causal: bool) -> torch.Tensor:
@@ -103,7 +107,28 @@ class Encoder(nn.Module):
         return self.final_norm(x)
 
 
-class SASRecNet(SeqNet):
+class TransformerNet(ItemTableNet):
+    """An ``Encoder`` whose output h at a position gives that position's score vector z = ``vectors(h)``."""
+
+    encoder: Encoder
+
+    def vectors(self, h: torch.Tensor) -> torch.Tensor:
+        """Encoder outputs h (..., D) -> score vectors z (..., D)."""
+        return h
+
+    def position_vectors(self, inp: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        """z (P, D) at the positions ``where`` (bool (B, L)) of the input tokens (B, L), read in one pass
+        (GRO's training positions, SAME's masked positions)."""
+        return self.vectors(self.encoder(inp)[where])
+
+    def item_embedding(self) -> nn.Embedding:
+        return self.encoder.item_emb
+
+    def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.full_scores(self.last_vectors(tokens))
+
+
+class SASRecNet(TransformerNet):
     """SASRec: causal pre-LN Transformer, tied item embeddings, BCE with one negative per position.
 
     Vocabulary N + 1 (0 = padding). Training: for every position t whose input
@@ -111,7 +136,11 @@ class SASRecNet(SeqNet):
     uniformly outside the user's training items (negative):
     loss = mean_t [-log sigmoid(h_t.e_pos) - log(1 - sigmoid(h_t.e_neg))].
     Only these 2P dot products are computed, never the whole catalogue.
+    Prefix scoring: z = h at the last position, W = the item embeddings; the
+    shared pass is the training view (``can_share``, not ``shared_exact``).
     """
+
+    can_share = True
 
     def __init__(self, n_items: int, hidden: int, max_len: int, n_blocks: int, n_heads: int,
                  dropout: float, attn_dropout: float) -> None:
@@ -135,12 +164,17 @@ class SASRecNet(SeqNet):
         neg_logit = (h * emb(neg)).sum(-1)
         return (F.softplus(-pos_logit) + F.softplus(neg_logit)).float().sum(), len(pos)
 
-    def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
-        h = self.encoder(trim_left(tokens))[:, -1]  # (B, D)
-        return h @ self.encoder.item_emb.weight[1:].T
+    def item_table(self) -> torch.Tensor:
+        return self.encoder.item_emb.weight[1:]
+
+    def last_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.encoder(trim_left(tokens))[:, -1]  # (E, D)
+
+    def shared_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.encoder(tokens)
 
 
-class BERT4RecNet(SeqNet):
+class BERT4RecNet(TransformerNet):
     """BERT4Rec: bidirectional post-LN Transformer trained with the cloze task.
 
     Vocabulary N + 2 (0 = padding, N + 1 = mask). Each item of a window is
@@ -151,7 +185,8 @@ class BERT4RecNet(SeqNet):
     kept (10%). Output: GELU(W h) . e_i + b_i with the tied item embeddings,
     softmax cross-entropy over the N items, computed only at the chosen
     positions. Inference appends the mask token to the history and reads its
-    output.
+    output. Prefix scoring: z = GELU(W h), W = the item embeddings, b the
+    output bias; no shared pass (bidirectional: every output sees the whole input).
     """
 
     def __init__(self, n_items: int, hidden: int, max_len: int, n_blocks: int, n_heads: int, dropout: float,
@@ -166,13 +201,11 @@ class BERT4RecNet(SeqNet):
         self.out_bias = nn.Parameter(torch.zeros(n_items))
         init_weights(self)
 
-    def _logits(self, h: torch.Tensor) -> torch.Tensor:
-        """h (P, D) -> logits (P, N) over the items (padding and mask excluded)."""
-        return self.head(h) @ self.encoder.item_emb.weight[1 : self.n_items + 1].T + self.out_bias
+    def cloze_positions(self, tokens: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Trimmed windows long (B, L) -> (chosen bool (B, L), r float (B, L) uniform in [0, 1) where chosen).
 
-    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> tuple[torch.Tensor, int] | None:
-        tokens = trim_left(tokens)
-        g = tools.generator
+        One draw from ``g``; ``cloze_input`` then corrupts the chosen items with r (and a second draw).
+        """
         real = tokens > 0
         u = torch.rand(tokens.shape, generator=g, device=tokens.device)
         p = torch.full_like(u, self.mask_prob)
@@ -180,16 +213,35 @@ class BERT4RecNet(SeqNet):
         chosen = real & (u < p)
         from_right = chosen.flip(1).cumsum(1).flip(1)
         chosen &= from_right <= self.max_predictions
-        if not bool(chosen.any()):
-            return None
-        r = u / p  # uniform in [0, 1) given chosen
+        return chosen, u / p  # u / p: uniform in [0, 1) given chosen
+
+    def cloze_input(self, tokens: torch.Tensor, chosen: torch.Tensor, r: torch.Tensor,
+                    g: torch.Generator) -> torch.Tensor:
+        """The corrupted input long (B, L): a chosen item becomes the mask (r < 0.8), a random item (0.8 <= r < 0.9)
+        or stays."""
         rand_items = torch.randint(1, self.n_items + 1, tokens.shape, generator=g, device=tokens.device)
         inp = torch.where(chosen & (r < 0.8), torch.full_like(tokens, self.mask_token), tokens)
-        inp = torch.where(chosen & (r >= 0.8) & (r < 0.9), rand_items, inp)
-        h = self.encoder(inp)[chosen]  # (P, D)
-        return F.cross_entropy(self._logits(h).float(), tokens[chosen] - 1, reduction="sum"), len(h)
+        return torch.where(chosen & (r >= 0.8) & (r < 0.9), rand_items, inp)
 
-    def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
+    def training_loss(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools) -> tuple[torch.Tensor, int] | None:
+        tokens = trim_left(tokens)
+        chosen, r = self.cloze_positions(tokens, tools.generator)
+        if not bool(chosen.any()):
+            return None
+        inp = self.cloze_input(tokens, chosen, r, tools.generator)
+        z = self.position_vectors(inp, chosen)  # (P, D)
+        return F.cross_entropy(self.full_scores(z).float(), tokens[chosen] - 1, reduction="sum"), len(z)
+
+    def vectors(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head(h)
+
+    def item_table(self) -> torch.Tensor:
+        return self.encoder.item_emb.weight[1 : self.n_items + 1]  # padding and mask excluded
+
+    def item_bias(self) -> torch.Tensor:
+        return self.out_bias
+
+    def last_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
         mask_col = torch.full_like(tokens[:, :1], self.mask_token)
         inp = trim_left(torch.cat([tokens[:, 1:], mask_col], dim=1))
-        return self._logits(self.encoder(inp)[:, -1])
+        return self.vectors(self.encoder(inp)[:, -1])
