@@ -1,8 +1,9 @@
 """Static HTML leaderboard of a recsec results database.
 
-``render_site(session_or_rows, out_dir)`` writes ``index.html``, one page per
-(benchmark, dataset) and one per stored cell, with the shipped stylesheet and
-sort script; see :mod:`recsec.reports.render`.
+``render_site(results, out_dir)`` writes ``index.html`` (headlines per benchmark
+and threat), one leaderboard per (benchmark, dataset), one page per stored cell,
+their downloads, the shipped stylesheet and script; ``results`` is the read model
+(:mod:`recsec.results`) or anything it loads from. See :mod:`recsec.reports.render`.
 """
 
 from __future__ import annotations

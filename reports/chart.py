@@ -2,22 +2,37 @@
 
 This module computes numbers only; ``templates/_chart.html`` turns them into SVG
 with autoescaping on, so defense names and metric names never reach the
-markup unescaped.
+markup unescaped. Labels never overlap: points that coincide on screen are
+drawn once with their names joined (a tie), every label takes the first free
+spot around its point, and a label with no free spot becomes a number whose
+name is listed under the chart.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
+
+from recsec.judges import names
 
 from .stats import Agg
 
-__all__ = ["ChartInput", "ChartPoint", "Chart", "build_chart", "nice_ticks"]
+__all__ = ["ChartInput", "ChartPoint", "Chart", "build_chart", "nice_ticks", "domain", "axis_ticks"]
 
 WIDTH, HEIGHT = 680, 420
 LEFT, RIGHT, TOP, BOTTOM = 72, 28, 20, 64
 LABEL_MAX = 28
+#: Ties join their names: they may run longer before they are shortened.
+TIE_LABEL_MAX = 44
 AXIS_LABEL_MAX = 48
+#: Average advance of a character at the labels' 11px size (system sans-serif), and a label's height.
+CHAR_W, LABEL_H = 6.2, 12.0
+#: Points closer than this many pixels on both axes are one tie.
+TIE_PX = 4.0
+POINT_R = 7.0
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -38,7 +53,6 @@ class ChartInput:
 @dataclass(frozen=True)
 class ChartPoint:
     label: str
-    short_label: str
     cx: float
     cy: float
     x_err: tuple[float, float] | None
@@ -47,8 +61,11 @@ class ChartPoint:
     rank: int
     anchor: str
     tooltip: str
+    text: str  # what is drawn beside the point: the (shortened) label, or a footnote number
     label_x: float
+    label_y: float
     label_anchor: str
+    leader: tuple[float, float, float, float] | None = None  # a line to a label placed further out
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,7 @@ class Chart:
     y_ticks: list[tuple[float, str]]
     points: list[ChartPoint]
     front_line: str
+    footnotes: list[tuple[str, str, str]]  # number, label, anchor
 
     @property
     def n_front(self) -> int:
@@ -78,7 +96,6 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
         return [lo]
     raw = (hi - lo) / max(count - 1, 1)
     mag = 10 ** math.floor(math.log10(raw))
-
 
     def n_ticks(step: float) -> int:
         return math.floor(hi / step + 1e-9) - math.ceil(lo / step - 1e-9) + 1
@@ -94,7 +111,8 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def _domain(values: list[float]) -> tuple[float, float]:
+def domain(values: list[float]) -> tuple[float, float]:
+    """The axis range holding ``values`` with a margin (a flat series gets a small band)."""
     lo, hi = min(values), max(values)
     span = hi - lo
     if span <= 0:
@@ -103,30 +121,87 @@ def _domain(values: list[float]) -> tuple[float, float]:
     return lo - 0.08 * span, hi + 0.08 * span
 
 
-def _extent(a: Agg) -> list[float]:
-    s = a.std or 0.0
-    return [a.mean - s, a.mean + s]
-
-
 def _tick_label(value: float, step: float) -> str:
     decimals = max(0, min(6, -math.floor(math.log10(step)) + 1)) if step > 0 else 2
     text = f"{value:.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def build_chart(
-    title: str,
-    x_label: str,
-    y_label: str,
-    points: list[ChartInput],
-    attacker_higher_is_better: bool = True,
-) -> Chart:
+def axis_ticks(lo: float, hi: float, to_px: Callable[[float], float], count: int = 5) -> list[tuple[float, str]]:
+    """(pixel, text) of round ticks in [lo, hi]."""
+    vals = nice_ticks(lo, hi, count)
+    step = vals[1] - vals[0] if len(vals) > 1 else abs(hi - lo) or 1.0
+    return [(to_px(v), _tick_label(v, step)) for v in vals]
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _candidates(cx: float, cy: float, width: float) -> list[tuple[float, float, str, Box]]:
+    """Spots for a label around a point: (x, baseline y, text-anchor, box), nearest first."""
+    out = []
+    for dist in (9.0, 20.0, 34.0):
+        up, down = cy - dist, cy + dist + LABEL_H - 2  # baselines above and below the point
+        diagonal = dist * 0.7
+        for x, y, anchor in (
+            (cx + dist, cy + 4, "start"),
+            (cx - dist, cy + 4, "end"),
+            (cx, up, "middle"),
+            (cx, down, "middle"),
+            (cx + 4, up, "end"),
+            (cx - 4, up, "start"),
+            (cx + 4, down, "end"),
+            (cx - 4, down, "start"),
+            (cx + diagonal, cy - diagonal, "start"),
+            (cx + diagonal, cy + diagonal + LABEL_H, "start"),
+            (cx - diagonal, cy - diagonal, "end"),
+            (cx - diagonal, cy + diagonal + LABEL_H, "end"),
+        ):
+            left = {"start": x, "end": x - width, "middle": x - width / 2}[anchor]
+            out.append((x, y, anchor, (left, y - LABEL_H + 2, left + width, y + 2)))
+    return out
+
+
+def _place(text: str, cx: float, cy: float, taken: list[Box], plot: Box) -> tuple[float, float, str, Box] | None:
+    """The first spot for ``text`` inside ``plot`` that overlaps nothing in ``taken``."""
+    for spot in _candidates(cx, cy, len(text) * CHAR_W):
+        box = spot[3]
+        inside = box[0] >= plot[0] and box[2] <= plot[2] and box[1] >= plot[1] and box[3] <= plot[3]
+        if inside and not any(_overlaps(box, t) for t in taken):
+            return spot
+    return None
+
+
+def _leader(cx: float, cy: float, box: Box) -> tuple[float, float, float, float] | None:
+    """A line from the point's edge to its label's nearest corner or side, when the label sits apart."""
+    nx, ny = min(max(cx, box[0]), box[2]), min(max(cy, box[1]), box[3])
+    gap = math.hypot(nx - cx, ny - cy)
+    if gap <= POINT_R + 8:
+        return None
+    ex, ey = cx + (nx - cx) * POINT_R / gap, cy + (ny - cy) * POINT_R / gap
+    return (round(ex, 2), round(ey, 2), round(nx, 2), round(ny, 2))
+
+
+def _ties(points: list[ChartInput], px: Callable[[float], float], py: Callable[[float], float]) -> list[list[ChartInput]]:
+    """Points that land on the same spot, grouped (order kept: front points first)."""
+    groups: list[list[ChartInput]] = []
+    for p in sorted(points, key=lambda p: (p.rank, p.x.mean, -p.y.mean, p.label)):
+        x, y = px(p.x.mean), py(p.y.mean)
+        for g in groups:
+            if abs(px(g[0].x.mean) - x) < TIE_PX and abs(py(g[0].y.mean) - y) < TIE_PX:
+                g.append(p)
+                break
+        else:
+            groups.append([p])
+    return groups
+
+
+def build_chart(title: str, x_label: str, y_label: str, points: list[ChartInput]) -> Chart:
     """Lay out the scatter: x = attacker success, y = victim utility; rank-1 points form the front."""
     left, top, right, bottom = LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM
-    xs = [v for p in points for v in _extent(p.x)]
-    ys = [v for p in points for v in _extent(p.y)]
-    x_lo, x_hi = _domain(xs)
-    y_lo, y_hi = _domain(ys)
+    x_lo, x_hi = domain([v for p in points for v in (p.x.mean - (p.x.std or 0), p.x.mean + (p.x.std or 0))])
+    y_lo, y_hi = domain([v for p in points for v in (p.y.mean - (p.y.std or 0), p.y.mean + (p.y.std or 0))])
 
     def px(v: float) -> float:
         return round(left + (v - x_lo) / (x_hi - x_lo) * (right - left), 2)
@@ -134,20 +209,35 @@ def build_chart(
     def py(v: float) -> float:
         return round(bottom - (v - y_lo) / (y_hi - y_lo) * (bottom - top), 2)
 
-    def ticks(lo: float, hi: float, to_px: object) -> list[tuple[float, str]]:
-        vals = nice_ticks(lo, hi)
-        step = vals[1] - vals[0] if len(vals) > 1 else abs(hi - lo) or 1.0
-        return [(to_px(v), _tick_label(v, step)) for v in vals]  # type: ignore[operator]
-
-    laid: list[ChartPoint] = []
-    for p in points:
+    groups = _ties(points, px, py)
+    # Labels keep clear of every point and every whisker (a thin box along each error bar).
+    taken: list[Box] = []
+    for g in groups:
+        p = g[0]
         cx, cy = px(p.x.mean), py(p.y.mean)
-        near_right = cx > right - 150
-        short = _shorten(p.label, LABEL_MAX)
+        taken.append((cx - POINT_R, cy - POINT_R, cx + POINT_R, cy + POINT_R))
+        if p.x.std:
+            taken.append((px(p.x.mean - p.x.std), cy - 1, px(p.x.mean + p.x.std), cy + 1))
+        if p.y.std:
+            taken.append((cx - 1, py(p.y.mean + p.y.std), cx + 1, py(p.y.mean - p.y.std)))
+    laid: list[ChartPoint] = []
+    footnotes: list[tuple[str, str, str]] = []
+    for g in groups:
+        p = g[0]
+        cx, cy = px(p.x.mean), py(p.y.mean)
+        label = " = ".join(q.label for q in g)
+        text = _shorten(label, TIE_LABEL_MAX if len(g) > 1 else LABEL_MAX)
+        spot = _place(text, cx, cy, taken, (left, 0, WIDTH, bottom))
+        if spot is None:  # no room for the name: a number, explained under the chart
+            text = str(len(footnotes) + 1)
+            footnotes.append((text, label, p.anchor))
+            spot = _place(text, cx, cy, taken, (left, 0, WIDTH, bottom)) or (cx + 9, cy + 4, "start", (cx, cy, cx, cy))
+        taken.append(spot[3])
+        lines = [f"{q.label}\n{x_label}: {q.x.text()} (n={q.x.n})\n{y_label}: {q.y.text()} (n={q.y.n})" for q in g]
+        rank = "Pareto front" if p.rank == 1 else f"Pareto rank {p.rank}"
         laid.append(
             ChartPoint(
-                label=p.label,
-                short_label=short,
+                label=label,
                 cx=cx,
                 cy=cy,
                 x_err=(px(p.x.mean - p.x.std), px(p.x.mean + p.x.std)) if p.x.std else None,
@@ -155,14 +245,17 @@ def build_chart(
                 front=p.rank == 1,
                 rank=p.rank,
                 anchor=p.anchor,
-                tooltip=f"{p.label}\n{x_label}: {p.x.text()} (n={p.x.n})\n{y_label}: {p.y.text()} (n={p.y.n})"
-                + ("\nPareto front" if p.rank == 1 else f"\nPareto rank {p.rank}"),
-                label_x=cx - 9 if near_right else cx + 9,
-                label_anchor="end" if near_right else "start",
+                tooltip="\n\n".join(lines) + ("\n(tied)" if len(g) > 1 else "") + f"\n{rank}",
+                text=text,
+                label_x=round(spot[0], 2),
+                label_y=round(spot[1], 2),
+                label_anchor=spot[2],
+                leader=_leader(cx, cy, spot[3]),
             )
         )
     front = sorted((p for p in laid if p.front), key=lambda p: (p.cx, p.cy))
-    hint = "lower = better protection" if attacker_higher_is_better else "higher = better protection"
+    up = names.higher_is_better(x_label)
+    hint = {True: "lower = better protection", False: "higher = better protection"}.get(up, "")  # type: ignore[arg-type]
     return Chart(
         title=title,
         x_label=x_label,
@@ -173,9 +266,9 @@ def build_chart(
         width=WIDTH,
         height=HEIGHT,
         plot=(left, top, right, bottom),
-        x_ticks=ticks(x_lo, x_hi, px),
-        y_ticks=ticks(y_lo, y_hi, py),
+        x_ticks=axis_ticks(x_lo, x_hi, px),
+        y_ticks=axis_ticks(y_lo, y_hi, py),
         points=laid,
         front_line=" ".join(f"{p.cx},{p.cy}" for p in front),
+        footnotes=footnotes,
     )
-

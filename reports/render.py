@@ -2,10 +2,11 @@
 
 Layout of the output folder::
 
-    index.html              benchmarks -> datasets, cell counts, runs
+    index.html              per benchmark and threat: headlines, leaderboards, runs
     datasets/<hash>.html    one leaderboard per (benchmark, dataset)
     cells/<id>.html         one detail page per stored cell
-    style.css, sort.js      shipped assets (package data)
+    data/, specs/           downloads (see recsec.reports.downloads)
+    style.css, site.js      shipped assets (package data)
 
 Templates and assets are read through the ``recsec.reports`` package
 (``jinja2.PackageLoader`` and ``importlib.resources``), so they are found from
@@ -20,18 +21,22 @@ import re
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import jinja2
 
-from .data import ReportData, load
+from recsec.judges import names
+from recsec.results import Results, from_rows, load
+
+from .downloads import site_files
 from .model import Site, build_site, cell_href
+from .provenance import spec_file
 from .stats import Agg, fmt
 
 __all__ = ["render_site", "environment", "ASSETS"]
 
 #: Static files copied verbatim from ``templates/`` into the site root.
-ASSETS: tuple[str, ...] = ("style.css", "sort.js")
+ASSETS: tuple[str, ...] = ("style.css", "site.js")
 
 
 def _json(value: Any) -> str:
@@ -61,6 +66,16 @@ def _sort_value(value: Any) -> str:
     return ""
 
 
+def _percent(value: Any) -> str:
+    """A relative cost as ``4.2%``."""
+    return f"{float(value) * 100:.1f}%" if isinstance(value, (int, float)) and math.isfinite(value) else ""
+
+
+def _describe(metric: str) -> str:
+    info = names.info(metric)
+    return info.description if info else ""
+
+
 def _last_line(text: Any) -> str:
     """The last non-empty line (a traceback's exception line)."""
     lines = [line for line in str(text or "").splitlines() if line.strip()]
@@ -76,7 +91,10 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fmt=fmt, pretty_json=_json, compact_json=_json_compact, when=_when, sort_value=_sort_value, last_line=_last_line)
+    env.filters.update(
+        fmt=fmt, pretty_json=_json, compact_json=_json_compact, when=_when, sort_value=_sort_value, last_line=_last_line, percent=_percent
+    )
+    env.globals.update(describe=_describe, spec_of=spec_file)
     return env
 
 
@@ -94,8 +112,13 @@ def _write(out_dir: Path, relative: str, text: str) -> None:
     target.write_text(text, encoding="utf-8")
 
 
-#: Pages this renderer owns: stale ones (cells or datasets gone from the database) are removed.
-_OWNED = {"cells": re.compile(r"\d+\.html"), "datasets": re.compile(r"[0-9a-f]{16}\.html")}
+#: Files this renderer owns: stale ones (cells or datasets gone from the database) are removed.
+_OWNED = {
+    "cells": re.compile(r"\d+\.html"),
+    "datasets": re.compile(r"[0-9a-f]{16}\.html"),
+    "data": re.compile(r"(results|trials|[0-9a-f]{16}(-cells)?|cell-\d+)\.(csv|json)"),
+    "specs": re.compile(r"[0-9a-f]{16}\.toml"),
+}
 
 
 def _remove_stale(out_dir: Path, written: set[str]) -> None:
@@ -131,33 +154,43 @@ def _render_pages(env: jinja2.Environment, site: Site, out_dir: Path, title: str
         _write(out_dir, page.href, dataset_tpl.render(root="../", page=page, **common))
         written.add(page.href)
     cell_tpl = env.get_template("cell.html")
-    for cell in site.cells:
-        href = cell_href(cell)
-        _write(out_dir, href, cell_tpl.render(root="../", cell=cell, page=site.page_of_cell.get(cell.id), **common))
-        written.add(href)
+    for view in site.cells:
+        _write(out_dir, view.href, cell_tpl.render(root="../", view=view, cell=view.cell, page=view.page, **common))
+        written.add(view.href)
+    for relative, text in site_files(site).items():
+        _write(out_dir, relative, text)
+        written.add(relative)
     return written
+
+
+def _results(source: Any) -> Results:
+    """The read model from a ``Results``, a ``Storage`` or ``Session`` (read), or cell dicts."""
+    if isinstance(source, Results):
+        return source
+    if hasattr(source, "transaction") or (hasattr(source, "scalars") and hasattr(source, "execute")):
+        return load(source)
+    if isinstance(source, Mapping):
+        return from_rows(source.get("cells", ()), source.get("runs", ()))
+    return from_rows(source)
 
 
 def render_site(source: Any, out_dir: Path | str, title: str = "recsec leaderboard") -> Path:
     """Render the leaderboard site into ``out_dir`` and return ``out_dir`` (open its ``index.html``).
 
     Args:
-        source: a SQLAlchemy ``Session`` on a recsec database (all runs, cells,
-            metrics and trials are read), a :class:`~recsec.reports.data.ReportData`,
-            or an iterable of cell dicts keyed by ``Cell``'s column names, each
-            optionally with ``trials`` (list of ``Trial``-like dicts) and ``run``
-            (a ``Run``-like dict).
+        source: the read model (:class:`recsec.results.Results`), a ``Storage``
+            or SQLAlchemy ``Session`` on a recsec database (read through
+            :func:`recsec.results.load`), or cell dicts as
+            :func:`recsec.results.from_rows` takes them.
         out_dir: the site folder; created if missing. Pages are overwritten, and
-            cell or dataset pages of an earlier render that no longer exist are
-            removed (only files named like this renderer's pages).
+            pages and downloads of an earlier render that no longer exist are
+            removed (only files named like this renderer's).
         title: shown in every page's header.
     """
-    data: ReportData = load(source)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    site = build_site(data)
+    site = build_site(_results(source))
     written = _render_pages(environment(), site, out, title)
     _remove_stale(out, written)
     _copy_assets(out)
     return out
-

@@ -1,8 +1,10 @@
 """Seed summaries of stored results for the command line (``recsec results --summary``).
 
-One row per dataset x recommender x attack x defense: how many seeds are
-done, and per chosen metric the mean and sample standard deviation over them
+One row per setup (every identity field but the seed: benchmark, components with
+their versions and parameters, ``k``, tuning, data): how many seeds are done and
+which, and per chosen metric the mean and sample standard deviation over them
 (the aggregation the leaderboard uses, ``recsec.reports.stats.aggregate``).
+Cells of different setups are never merged, whatever their names.
 ``paired`` gives instead each metric's difference from a baseline component
 (``--paired defense=none``) seed by seed: the comparison that cancels what a
 seed does to both, which is how a defense's effect is judged over few seeds.
@@ -18,65 +20,84 @@ from typing import Any, Iterable, Sequence
 
 from recsec.errors import RecsecError
 from recsec.metrics import is_number
+from recsec.results import KINDS, CellRecord
 
 from .stats import Agg, aggregate, fmt
 
-GROUP_COLUMNS = ("dataset", "recommender", "attack", "defense")
+#: Leading columns of every summary row: the setup, then its seeds.
+GROUP_COLUMNS = ("benchmark", *KINDS, "k", "tuning", "setup", "n", "seeds")
 
 
-def summarize(rows: Iterable[dict[str, Any]], metrics: Sequence[str]) -> list[dict[str, Any]]:
-    """Group done cells (rows of ``export_rows``) over seeds.
+def _value(cell: CellRecord, metric: str) -> Any:
+    if metric in cell.metrics:
+        return cell.metrics[metric]
+    return cell.diagnostics.get(metric.removeprefix("diag."))
 
-    Returns one dict per group, in first-seen order: the group columns, ``seeds``
-    (the done seeds, sorted), then ``<metric>`` -> ``Agg`` (mean, sample std, n)
-    or None where no done seed stored a finite value. A metric that no row has is an
-    error listing the stored ones.
+
+def _entry(cell: CellRecord, seeds: list[int]) -> dict[str, Any]:
+    """A summary row's setup columns, from any of its cells."""
+    entry: dict[str, Any] = {"benchmark": cell.benchmark}
+    entry.update({kind: cell.component(kind).instance for kind in KINDS})
+    entry.update(k=cell.k, tuning=cell.tuning_text, setup=cell.setup_hash[:12], n=len(seeds), seeds=seeds)
+    return entry
+
+
+def summarize(cells: Iterable[CellRecord], metrics: Sequence[str]) -> list[dict[str, Any]]:
+    """Group done cells by setup over their seeds.
+
+    Returns one dict per setup, in the read model's order: :data:`GROUP_COLUMNS`
+    (``seeds``: the done seeds, sorted; ``n``: how many), then ``<metric>`` ->
+    ``Agg`` (mean, sample std, n) or None where no done seed stored a finite value.
+    A metric that no cell has is an error listing the stored ones.
     """
     out = []
-    for key, members in _done_groups(rows, metrics).items():
-        entry: dict[str, Any] = dict(zip(GROUP_COLUMNS, key))
-        entry["seeds"] = sorted(r["seed"] for r in members)
+    for members in _done_groups(cells, metrics, lambda c: c.setup_hash).values():
+        entry = _entry(members[0], sorted(c.seed for c in members))
         for m in metrics:
-            entry[m] = aggregate(r.get(m) for r in members)
+            entry[m] = aggregate(_value(c, m) for c in members)
         out.append(entry)
     return out
 
 
-def paired(rows: Iterable[dict[str, Any]], metrics: Sequence[str], baseline: str) -> list[dict[str, Any]]:
-    """Each group's metrics minus the baseline's, paired by seed.
+def paired(cells: Iterable[CellRecord], metrics: Sequence[str], baseline: str) -> list[dict[str, Any]]:
+    """Each setup's metrics minus its baseline's, paired by seed.
 
-    ``baseline`` is ``FIELD=VALUE`` with FIELD a group column and VALUE a stored
+    ``baseline`` is ``FIELD=VALUE`` with FIELD a component kind and VALUE a stored
     instance name or a bare name that stands for exactly one stored instance
-    (``defense=none``, ``defense=gro[lam=0.1]``). Every other group is paired
-    with the group that differs from it only in FIELD. Returns one dict per group
-    with at least one seed done in both: the group columns, ``seeds`` (the paired
-    seeds), then ``diff.<metric>`` -> ``Agg`` of (value - baseline value) over
-    the seeds where both are finite, or None. ``render_summary(..., interval=True)`` adds
-    each difference's 95% confidence interval: one that holds 0 is not told apart from
-    seed noise.
+    (``defense=none``, ``defense=gro[lam=0.1]``). Every other setup is paired with
+    the baseline setup that differs from it in FIELD only. Returns one dict per
+    setup with at least one seed done in both: :data:`GROUP_COLUMNS` (``seeds``:
+    the paired seeds), then ``diff.<metric>`` -> ``Agg`` of (value - baseline
+    value) over the seeds where both are finite, or None. ``render_summary(...,
+    interval=True)`` adds each difference's 95% confidence interval: one that
+    holds 0 is not told apart from seed noise.
     """
     field, sep, value = (t.strip() for t in baseline.partition("="))
-    if not sep or field not in GROUP_COLUMNS or not value:
-        raise RecsecError(f"--paired {baseline!r}: expected FIELD=VALUE with FIELD one of {', '.join(GROUP_COLUMNS)}")
-    groups = _done_groups(rows, metrics)
-    at = GROUP_COLUMNS.index(field)
-    stored = sorted({key[at] for key in groups})
+    if not sep or field not in KINDS or not value:
+        raise RecsecError(f"--paired {baseline!r}: expected FIELD=VALUE with FIELD one of {', '.join(KINDS)}")
+    groups = _done_groups(cells, metrics, lambda c: c.setup_hash)
+    stored = sorted({c.component(field).instance for members in groups.values() for c in members})
     base = [n for n in stored if value in (n, n.split("[", 1)[0])]
     if len(base) != 1:
         says = "matches none" if not base else "is ambiguous between"
         raise RecsecError(f"--paired {baseline!r} {says} of the stored {field}s: {', '.join(base or stored)}")
+    # The baseline cell of every (setup without FIELD, seed).
+    base_cells = {
+        (c.key_without("seed", field), c.seed): c
+        for members in groups.values()
+        for c in members
+        if c.component(field).instance == base[0]
+    }
     out = []
-    for key, members in groups.items():
-        if key[at] == base[0]:
+    for members in groups.values():
+        if members[0].component(field).instance == base[0]:
             continue
-        base_by_seed = {r["seed"]: r for r in groups.get(key[:at] + (base[0],) + key[at + 1 :], [])}
-        pairs = [(r, base_by_seed[r["seed"]]) for r in members if r["seed"] in base_by_seed]
+        pairs = [(c, b) for c in members if (b := base_cells.get((c.key_without("seed", field), c.seed))) is not None]
         if not pairs:
             continue
-        entry: dict[str, Any] = dict(zip(GROUP_COLUMNS, key))
-        entry["seeds"] = sorted(r["seed"] for r, _ in pairs)
+        entry = _entry(members[0], sorted(c.seed for c, _ in pairs))
         for m in metrics:
-            entry[f"diff.{m}"] = aggregate(_difference(r.get(m), b.get(m)) for r, b in pairs)
+            entry[f"diff.{m}"] = aggregate(_difference(_value(c, m), _value(b, m)) for c, b in pairs)
         out.append(entry)
     return out
 
@@ -98,21 +119,25 @@ def _difference(value: Any, base: Any) -> float | None:
     return float(value) - float(base) if is_number(value) and is_number(base) else None
 
 
-def _done_groups(rows: Iterable[dict[str, Any]], metrics: Sequence[str]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
-    """Done rows by group, first-seen order; an unknown metric is an error listing the stored ones."""
-    rows = list(rows)
-    known = {k for row in rows for k in row}
+def _done_groups(cells: Iterable[CellRecord], metrics: Sequence[str], key: Any) -> dict[str, list[CellRecord]]:
+    """Done cells by ``key(cell)``, in order; an unknown metric is an error listing the stored ones."""
+    cells = list(cells)
+    known = {m for c in cells for m in c.metrics} | {f"diag.{d.removeprefix('diag.')}" for c in cells for d in c.diagnostics}
     unknown = [m for m in metrics if m not in known]
-    if rows and unknown:
-        stored = sorted(known - {*GROUP_COLUMNS, "seed", "status", "benchmark"})
+    if cells and unknown:
         raise RecsecError(
-            f"--summary: no stored metric {', '.join(map(repr, unknown))}; stored: {', '.join(stored) or 'none yet'}"
+            f"--summary: no stored metric {', '.join(map(repr, unknown))}; stored: {', '.join(sorted(known)) or 'none yet'}"
         )
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        if row.get("status") == "done":
-            groups.setdefault(tuple(row[c] for c in GROUP_COLUMNS), []).append(row)
+    groups: dict[str, list[CellRecord]] = {}
+    for cell in cells:
+        if cell.status == "done":
+            groups.setdefault(key(cell), []).append(cell)
     return groups
+
+
+def _text(entry: dict[str, Any], column: str, sep: str) -> str:
+    value = entry[column]
+    return sep.join(map(str, value)) if column == "seeds" else ("" if value is None else str(value))
 
 
 def render_summary(summary: list[dict[str, Any]], metrics: Sequence[str], format: str, interval: bool = False) -> str:
@@ -128,9 +153,9 @@ def render_summary(summary: list[dict[str, Any]], metrics: Sequence[str], format
         buf = io.StringIO()
         parts = ("mean", "std", "n") + (("ci95_low", "ci95_high") if interval else ())
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([*GROUP_COLUMNS, "seeds"] + [f"{m}_{part}" for m in metrics for part in parts])
+        writer.writerow([*GROUP_COLUMNS] + [f"{m}_{part}" for m in metrics for part in parts])
         for e in summary:
-            cells = [e[c] for c in GROUP_COLUMNS] + [" ".join(map(str, e["seeds"]))]
+            cells = [_text(e, c, " ") for c in GROUP_COLUMNS]
             for m in metrics:
                 agg = e[m]
                 cells += ["", "", 0] if agg is None else [agg.mean, "" if agg.std is None else agg.std, agg.n]
@@ -140,8 +165,8 @@ def render_summary(summary: list[dict[str, Any]], metrics: Sequence[str], format
         return buf.getvalue()
     if format != "markdown":
         raise ValueError(f"unknown summary format {format!r}; expected 'markdown', 'csv' or 'json'")
-    lines = ["| " + " | ".join([*GROUP_COLUMNS, "seeds", *metrics]) + " |", "|" + "---|" * (len(GROUP_COLUMNS) + 1 + len(metrics))]
+    lines = ["| " + " | ".join([*GROUP_COLUMNS, *metrics]) + " |", "|" + "---|" * (len(GROUP_COLUMNS) + len(metrics))]
     for e in summary:
         texts = ["" if e[m] is None else _agg_text(e[m], interval) for m in metrics]
-        lines.append("| " + " | ".join([*(str(e[c]) for c in GROUP_COLUMNS), ",".join(map(str, e["seeds"])), *texts]) + " |")
+        lines.append("| " + " | ".join([*(_text(e, c, ",") for c in GROUP_COLUMNS), *texts]) + " |")
     return "\n".join(lines) + "\n"

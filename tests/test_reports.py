@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import uuid
@@ -18,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recsec.reports import render_site
 from recsec.reports.chart import nice_ticks
-from recsec.reports.data import from_rows
 from recsec.reports.model import dataset_slug
+from recsec.results import from_rows
 from recsec.reports.render import ASSETS, environment
 from recsec.reports.stats import aggregate, fmt, pareto_ranks
 from recsec.storage.models import Base, Cell, Metric, Run, Trial
@@ -102,7 +103,7 @@ def session(tmp_path: Path) -> Session:
             n_trials=3,
             study_name="study-1",
             # As the runner stores it: the best trial's number among the metrics, direction left to the metric.
-            metrics={"attack.auc": 0.7, "utility.ndcg@10": 0.3, "tune.best_trial": 1.0},
+            metrics={"attack.auc": 0.9, "utility.ndcg@10": 0.3, "tune.best_trial": 1.0},
             config={"primary_metric": "attack.auc", "tune": {"component": "attack", "n_trials": 3, "metric": "attack.auc", "direction": None}},
         )
         s.add_all(
@@ -165,15 +166,17 @@ class _Rows(HTMLParser):
 
 
 def _rows(page: str) -> list[dict[str, Any]]:
-    """Leaderboard rows as dicts: recommender, attack, defense, rank, n, metric title -> text."""
+    """Leaderboard rows as dicts: instance names, rank, n, seed badges, metric name -> text (without ``n=``)."""
     parser = _Rows()
     parser.feed(page)
     out = []
     for attrs, tds in parser.rows:
         texts = [t for _, t in tds]
-        row: dict[str, Any] = {"id": attrs.get("id"), "class": attrs.get("class", ""), "recommender": texts[1], "attack": texts[2]}
-        row.update(defense=texts[3].lstrip("★ "), rank=texts[4], n=texts[5], cells=texts[6], tuning=texts[7])
-        row["metrics"] = {a["title"].split(":")[0]: t for a, t in tds if "metric" in a.get("class", "") and a.get("title")}
+        row: dict[str, Any] = {"id": attrs.get("id"), "class": attrs.get("class", ""), "attack_text": texts[2]}
+        row.update(recommender=tds[1][0]["data-value"], attack=tds[2][0]["data-value"], defense=tds[3][0]["data-value"])
+        row.update(rank=texts[4], n=tds[5][0]["data-value"], cells=texts[5])
+        row["metrics"] = {a["title"].split(":")[0]: re.sub(r" n=\d+$", "", t) for a, t in tds if "metric" in a.get("class", "") and a.get("title")}
+        row["n_texts"] = {a["title"].split(":")[0]: t for a, t in tds if "metric" in a.get("class", "") and a.get("title")}
         out.append(row)
     return out
 
@@ -217,15 +220,13 @@ def test_pareto_ranks_hand_made() -> None:
     assert pareto_ranks([]) == []
 
 
-def test_best_trial_choice() -> None:
+def test_best_trial_is_the_one_the_runner_recorded() -> None:
     trials = [dict(number=0, state="COMPLETE", value=0.2), dict(number=1, state="COMPLETE", value=0.8), dict(number=2, state="FAIL", value=None)]
     base = dict(id=1, benchmark="b", dataset="d", recommender="r", attack="a", defense="x", seed=0, status="done", trials=trials)
-    (maxi,) = from_rows([base]).cells
-    assert maxi.best_trial().number == 1 and maxi.tuned and maxi.trial_count == 3
-    (mini,) = from_rows([dict(base, config={"tune": {"direction": "minimize"}})]).cells
-    assert mini.best_trial().number == 0
-    (recorded,) = from_rows([dict(base, metrics={"tune.best_trial": 0.0})]).cells
-    assert recorded.best_trial().number == 0  # the runner's record wins over any guess
+    (cell,) = from_rows([dict(base, metrics={"tune.best_trial": 0.0})]).cells
+    assert cell.best_trial().number == 0 and cell.tuned and cell.trial_count == 3
+    (unrecorded,) = from_rows([base]).cells
+    assert unrecorded.best_trial() is None  # no guessing which way "best" goes
 
 
 def test_nice_ticks() -> None:
@@ -251,7 +252,22 @@ def test_index_lists_benchmarks_and_links_dataset_pages(site: Path) -> None:
     for asset in ASSETS:
         assert (site / asset).is_file()
     assert '<link rel="stylesheet" href="style.css">' in index
-    assert '<script src="sort.js"></script>' in index
+    assert '<script src="site.js"></script>' in index
+
+
+def test_landing_page_headlines_per_threat(site: Path) -> None:
+    index = (site / "index.html").read_text(encoding="utf-8")
+    bench_a = index[index.index("<h2>bench-a</h2>") : index.index("<h2>bench-b</h2>")]
+    assert "<h3>Model extraction" in bench_a and "<h3>Membership inference" in bench_a
+    extraction = bench_a[bench_a.index("<h3>Model extraction") : bench_a.index("<h3>Membership inference")]
+    strongest, front = extraction.split("Defenses on the utility–protection front")
+    # the strongest undefended attack, its mean over two seeds with n, linked to its row
+    href = f"datasets/{dataset_slug('bench-a', 'ml-100k')}.html#row-0"
+    assert f'href="{href}"' in strongest and "0.7000 <span class=\"spread\">± 0.1414 <span class=\"n\">n=2</span>" in strongest
+    # on the front: noise (less leakage than no defense); not none (the baseline), not weak (dominated)
+    assert ">noise</span>" in front and ">weak</span>" not in front and ">none</span>" not in front
+    assert "undefended 0.7000" in front and "undefended 0.3100" in front  # attack success and utility served
+    assert f"{dataset_slug('bench-a', 'ml-100k')}.html#row-1" in front
 
 
 def test_dataset_table_mean_std_over_seeds(site: Path) -> None:
@@ -260,17 +276,21 @@ def test_dataset_table_mean_std_over_seeds(site: Path) -> None:
     assert none["n"] == "2"
     agr = aggregate([0.8, 0.6])
     assert agr is not None and none["metrics"]["attack.agr@10"] == agr.text() == "0.7000 ± 0.1414"
+    assert none["n_texts"]["attack.agr@10"] == "0.7000 ± 0.1414 n=2"  # a value with spread says its n
     assert none["metrics"]["utility.ndcg@10"] == f"{0.31:.4f} ± {statistics.stdev([0.30, 0.32]):.4f}"
     assert none["metrics"]["utility.hr@10"] == f"{0.62:.4f} ± {statistics.stdev([0.60, 0.64]):.4f}"
     assert none["metrics"]["defended.ndcg@10"] == "0.3100 ± 0.0141"
     assert none["metrics"]["attack.hr@10"] == "0.3500 ± 0.0707"
     weak = _row(page, "extract[budget=100]", "weak")
-    assert weak["n"] == "1" and weak["metrics"]["attack.agr@10"] == "0.7000"  # one seed: no std
+    assert weak["n"] == "1" and weak["n_texts"]["attack.agr@10"] == "0.7000"  # one seed: no std, no n
     # sort keys for the JS: the mean, as a float
     assert 'data-value="0.7"' in page or 'data-value="0.7000000000000001"' in page
-    # column headers are sortable and the primary metric is marked
+    # column headers are sortable, the primary metric is marked and shown; others wait in the chooser
     assert 'class="sortable leaderboard"' in page
-    assert re.search(r'<th scope="col" data-col="8" class="num metric group-attack primary" title="attack.agr@10', page)
+    assert re.search(r'<th scope="col" data-col="6" data-mcol="0" class="num metric group-attack primary" title="attack.agr@10', page)
+    assert re.search(r'<th [^>]*class="num metric group-utility off" title="utility.ndcg@10', page)
+    assert re.search(r'<input type="checkbox" data-mcol="\d+"> utility.ndcg@10', page)
+    assert re.search(r'<input type="checkbox" data-mcol="\d+" checked> defended.ndcg@10', page)
 
 
 def test_failed_and_skipped_cells(site: Path, session: Session) -> None:
@@ -291,14 +311,14 @@ def test_failed_and_skipped_cells(site: Path, session: Session) -> None:
 def test_tuned_cell_shows_best_trial_and_count(site: Path, session: Session) -> None:
     page = _page(site)
     mia = _row(page, "mia", "none")
-    assert mia["metrics"]["attack.auc"] == "0.9000"  # best trial, not the cell's 0.7
+    assert mia["metrics"]["attack.auc"] == "0.9000"
     assert "tune.best_trial" not in page  # bookkeeping, not a leaderboard column
-    assert mia["tuning"] == "3 trials"
+    assert "3 trials" in mia["attack_text"]
     cell_id = _cell_id(session, attack="mia")
     detail = (site / "cells" / f"{cell_id}.html").read_text(encoding="utf-8")
     assert "<h2>Optuna trials</h2>" in detail
     assert detail.count('<tr class="best">') == 1
-    assert "3 trials, study <code>study-1</code>; best trial #1 (value 0.9000)" in detail
+    assert "3 trials run, study <code>study-1</code>; best trial #1 (value 0.9000)" in detail
     for state in ("COMPLETE", "FAIL"):
         assert f"<td>{state}</td>" in detail
     assert "<code>{&#34;lr&#34;: 0.01}</code>" in detail
@@ -315,7 +335,7 @@ def test_detail_page_content(site: Path, session: Session) -> None:
     assert re.search(r'<pre class="json">\{\n  &#34;attack&#34;: \{', detail)
     # timings, metrics, provenance
     assert '<tr><th scope="row">train</th><td class="num">1.5000</td></tr>' in detail
-    assert '<tr class="primary"><th scope="row"><code>attack.agr@10</code></th><td class="num">0.6000</td></tr>' in detail
+    assert '<tr class="primary"><th scope="row"><code>attack.agr@10</code></th><td class="num">0.6000</td>' in detail
     assert "0.1.0-test" in detail and "bench.toml" in detail
     assert '<tr><th scope="row">torch</th><td>2.3.0</td></tr>' in detail
     assert "test-cpu" in detail
@@ -347,24 +367,28 @@ def test_single_defense_dataset_has_no_chart(site: Path) -> None:
     assert "<svg" not in _page(site, "bench-b", "steam")
 
 
-def test_chart_works_with_any_metric_names(tmp_path: Path) -> None:
-    rows = [
-        dict(id=i + 1, benchmark="b", dataset="d", recommender="r", attack="a", defense=dfn, seed=s, status="done",
-             config={"primary_metric": "attack.leak"}, metrics={"attack.leak": x, "utility.recall@5": y, "attack.other": 1.0})
-        for i, (dfn, s, x, y) in enumerate([("d1", 0, 0.2, 0.5), ("d1", 1, 0.4, 0.7), ("d2", 0, 0.9, 0.9), ("d3", 0, 0.95, 0.1)])
-    ]
-    render_site(rows, tmp_path / "out")
-    page = (tmp_path / "out" / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
-    assert page.count("<svg") == 1
-    assert "attack.leak — attacker success" in page and "utility.recall@5 — victim utility" in page
-    assert [(r["defense"], r["rank"]) for r in _rows(page)] == [("d2", "1"), ("d1", "1"), ("d3", "2")]
-    # an attacker that wins with *lower* values flips the cost axis
-    for r in rows:
-        r["config"]["metric_directions"] = {"leak": False}
-    render_site(rows, tmp_path / "out2")
-    page = (tmp_path / "out2" / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
-    assert [(r["defense"], r["rank"]) for r in _rows(page)] == [("d2", "1"), ("d3", "1"), ("d1", "2")]
-    assert "higher = better protection" in page
+def test_directions_come_from_the_metric_catalogue_only(tmp_path: Path) -> None:
+    def rows(x_name: str, **config: Any) -> list[dict[str, Any]]:
+        return [
+            dict(id=i + 1, benchmark="b", dataset="d", recommender="r", attack="a", defense=dfn, seed=s, status="done",
+                 config={"primary_metric": x_name, **config}, metrics={x_name: x, "defended.ndcg@10": y, "attack.other": 1.0})
+            for i, (dfn, s, x, y) in enumerate([("d1", 0, 0.2, 0.5), ("d1", 1, 0.4, 0.7), ("d2", 0, 0.9, 0.9), ("d3", 0, 0.95, 0.1)])
+        ]
+
+    def ranks(out: Path) -> tuple[str, list[tuple[str, str]]]:
+        page = (out / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
+        return page, [(r["defense"], r["rank"]) for r in _rows(page)]
+
+    # the attacker wins with higher agreement (catalogue): d2 trades utility for leakage, d3 is dominated
+    page, ranked = ranks(render_site(rows("attack.agr@10"), tmp_path / "up"))
+    assert page.count("<svg") == 1 and "attack.agr@10 — attacker success (lower = better protection)" in page
+    assert ranked == [("d2", "1"), ("d1", "1"), ("d3", "2")]
+    # a lower-is-better attacker metric (the polluted target's rank) flips the cost axis
+    page, ranked = ranks(render_site(rows("attack.target_rank_after"), tmp_path / "down"))
+    assert ranked == [("d2", "1"), ("d3", "1"), ("d1", "2")] and "higher = better protection" in page
+    # a metric outside the catalogue has no direction: nothing is ranked or charted, whatever the config claims
+    page, ranked = ranks(render_site(rows("attack.leak", metric_directions={"attack.leak": True}), tmp_path / "unknown"))
+    assert "<svg" not in page and {rank for _, rank in ranked} == {""}
 
 
 def test_hostile_names_are_escaped_and_stay_inside_out_dir(tmp_path: Path) -> None:
@@ -376,12 +400,17 @@ def test_hostile_names_are_escaped_and_stay_inside_out_dir(tmp_path: Path) -> No
             benchmark=HOSTILE,
             dataset=HOSTILE,
             recommender=HOSTILE,
-            attack=HOSTILE,
+            attack=f"{HOSTILE}[p={HOSTILE},q=[1]]",  # parameters become chips: each escaped
             defense=f"{HOSTILE}{i}",
             seed=0,
             status=status,
-            config={"primary_metric": f"attack.{HOSTILE}", "params": {HOSTILE: HOSTILE}},
-            metrics={f"attack.{HOSTILE}": 0.1 * (i + 1), f"defended.{HOSTILE}": 0.5 - 0.1 * i},
+            config={"primary_metric": f"attack.{HOSTILE}", "params": {HOSTILE: HOSTILE}, "k": 100,
+                    "attack": {"name": HOSTILE, "version": HOSTILE, "params": {HOSTILE: HOSTILE}}},
+            # hostile metric names beside catalogue ones, so the chart is drawn with hostile labels
+            metrics={f"attack.{HOSTILE}": 0.1 * (i + 1), f"defended.{HOSTILE}": 0.5 - 0.1 * i,
+                     "attack.agr@10": 0.1 * (i + 1), "defended.ndcg@10": 0.5 - 0.1 * i},
+            diagnostics={HOSTILE: 1.0},
+            curves={HOSTILE: [{"epoch": 1, HOSTILE: 1.0}, {"epoch": 2, HOSTILE: 0.5}]},
             timings={HOSTILE: 1.0},
             versions={HOSTILE: HOSTILE},
             hardware={"cpu": HOSTILE},
@@ -399,11 +428,15 @@ def test_hostile_names_are_escaped_and_stay_inside_out_dir(tmp_path: Path) -> No
     written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert all(out in p.parents for p in written)
     names = {p.relative_to(out).as_posix() for p in written}
-    assert all(re.fullmatch(r"(index\.html|style\.css|sort\.js|cells/\d+\.html|datasets/[0-9a-f]{16}\.html)", n) for n in names)
+    pattern = r"index\.html|style\.css|site\.js|cells/\d+\.html|datasets/[0-9a-f]{16}\.html|specs/[0-9a-f]{16}\.toml"
+    pattern += r"|data/(results|trials|[0-9a-f]{16}(-cells)?|cell-\d+)\.(csv|json)"
+    assert all(re.fullmatch(pattern, n) for n in names), names
     assert {"cells/1.html", "cells/2.html", "cells/3.html", "cells/4.html"} <= names
     assert not any("passwd" in p.as_posix() for p in tmp_path.rglob("*"))
 
     for path in written:
+        if path.suffix == ".json":  # downloads hold the names as data, JSON-escaped
+            assert json.loads(path.read_text(encoding="utf-8"))[0]["benchmark"] == HOSTILE
         if path.suffix != ".html":
             continue
         text = path.read_text(encoding="utf-8")
@@ -411,7 +444,7 @@ def test_hostile_names_are_escaped_and_stay_inside_out_dir(tmp_path: Path) -> No
         assert ESCAPED_SCRIPT in text, path
         assert "&#34;&#39;&amp;../../etc/passwd" in text, path
         # the only script is ours, and nothing is loaded from elsewhere
-        assert re.findall(r"<script[^>]*>", text) == [f'<script src="{"" if path.name == "index.html" else "../"}sort.js">']
+        assert re.findall(r"<script[^>]*>", text) == [f'<script src="{"" if path.name == "index.html" else "../"}site.js">']
         assert not re.search(r'(?:src|href)="(?:https?:)?//', text)
         # every attribute value parses without a stray quote from the data
         for attrs in re.findall(r"<[a-z]+((?:\s+[a-z-]+=\"[^\"]*\")*)\s*/?>", text):
@@ -458,19 +491,28 @@ def test_empty_database_renders(tmp_path: Path) -> None:
     assert "No results stored yet." in (out / "index.html").read_text(encoding="utf-8")
 
 
-def test_newest_cell_per_seed_is_aggregated(tmp_path: Path) -> None:
-    base = dict(benchmark="b", dataset="d", recommender="r", attack="a", defense="x", status="done", config={"primary_metric": "attack.auc"})
+def test_setups_that_share_names_are_never_merged(tmp_path: Path) -> None:
+    base = dict(benchmark="b", dataset="d", recommender="r", attack="a", defense="x", status="done")
+    config = {"primary_metric": "attack.auc", "k": 100, "tune": None, "attack": {"name": "a", "version": "1", "params": {}}}
+    v2 = {**config, "attack": {"name": "a", "version": "2", "params": {}}}
+    tuned = {**config, "tune": {"component": "attack", "n_trials": 5, "metric": "attack.shadow_auc"}}
     rows = [
-        dict(base, id=1, seed=0, metrics={"attack.auc": 0.1}),  # an older configuration of seed 0
-        dict(base, id=2, seed=0, metrics={"attack.auc": 0.5}),
-        dict(base, id=3, seed=1, metrics={"attack.auc": 0.7}),
+        dict(base, id=1, seed=0, config=config, metrics={"attack.auc": 0.1}),
+        dict(base, id=2, seed=0, config=v2, metrics={"attack.auc": 0.5}),
+        dict(base, id=3, seed=1, config=v2, metrics={"attack.auc": 0.7}),
+        dict(base, id=4, seed=0, config=tuned, metrics={"attack.auc": 0.9}),
     ]
     render_site(rows, tmp_path / "out")
     page = (tmp_path / "out" / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
-    row = _row(page, "a", "x")
-    assert row["n"] == "2" and row["metrics"]["attack.auc"] == "0.6000 ± 0.1414"
-    assert "older: s0" in row["cells"] and 'href="../cells/1.html"' in page
-    assert (tmp_path / "out" / "cells" / "1.html").is_file()
+    found = {r["attack_text"]: r for r in _rows(page)}
+    assert len(found) == 3
+    (newer,) = [r for r in found.values() if "attack v2" in r["attack_text"]]
+    assert newer["n"] == "2" and newer["metrics"]["attack.auc"] == "0.6000 ± 0.1414"
+    (older,) = [r for r in found.values() if "attack v1" in r["attack_text"] and "attack tuned" not in r["attack_text"]]
+    assert older["n"] == "1" and older["metrics"]["attack.auc"] == "0.1000"
+    (tuned_row,) = [r for r in found.values() if "attack tuned, 5 trials" in r["attack_text"]]
+    assert tuned_row["metrics"]["attack.auc"] == "0.9000"
+    assert all((tmp_path / "out" / "cells" / f"{i}.html").is_file() for i in (1, 2, 3, 4))
 
 
 def test_metric_rows_fill_in_missing_json(tmp_path: Path) -> None:
@@ -533,7 +575,8 @@ name = "toy-probe"
     page = _page(out, "toy", next(d for b, d in expected if b == "toy"))
     rows = _rows(page)
     assert {r["defense"] for r in rows} >= {"none", "toy-reverse"}
-    assert all(r["n"] == "2" for r in rows if r["rank"])
-    assert "<svg" in page
+    assert all(r["n"] == "2" for r in rows)
+    # the toy's judged attack.agr@10 is in the metric catalogue: rows are ranked and charted
+    assert "<svg" in page and any(r["rank"] for r in rows)
     tuned_page = _page(out, "toy-tuned", next(d for b, d in expected if b == "toy-tuned"))
-    assert any(r["tuning"] == "3 trials" for r in _rows(tuned_page))
+    assert any("3 trials" in r["attack_text"] for r in _rows(tuned_page))

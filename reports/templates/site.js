@@ -1,7 +1,10 @@
-/* recsec reports: click a column header of a table.sortable to sort its rows.
- * No dependencies. Header cells carry data-col (the column index in body rows)
- * and optionally data-type="text"; body cells may carry data-value (the sort key).
- * Empty values always sort last; ties keep their current order. */
+/* recsec reports, no dependencies.
+ * Sorting: click a column header of a table.sortable to sort its rows. Header
+ * cells carry data-col (the column index in body rows) and optionally
+ * data-type="text"; body cells may carry data-value (the sort key). Empty
+ * values always sort last; ties keep their current order.
+ * Column chooser: a checkbox with data-mcol="N" shows or hides every header
+ * and body cell of the leaderboard with the same data-mcol (class "off"). */
 (function () {
   "use strict";
 
@@ -62,9 +65,25 @@
     }
   }
 
+  function initChooser() {
+    var boxes = document.querySelectorAll("details.chooser input[data-mcol]");
+    var count = document.querySelector("details.chooser .shown-count");
+    function update(box) {
+      var cells = document.querySelectorAll('table.leaderboard [data-mcol="' + box.getAttribute("data-mcol") + '"]');
+      for (var i = 0; i < cells.length; i++) { cells[i].classList.toggle("off", !box.checked); }
+      if (count) { count.textContent = document.querySelectorAll("details.chooser input[data-mcol]:checked").length; }
+    }
+    for (var b = 0; b < boxes.length; b++) {
+      boxes[b].addEventListener("change", update.bind(null, boxes[b]));
+      update(boxes[b]);  // a restored page (back button) may bring back other checkbox states
+    }
+  }
+
+  function start() { init(); initChooser(); }
+
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", init);
+    document.addEventListener("DOMContentLoaded", start);
   } else {
-    init();
+    start();
   }
 })();
