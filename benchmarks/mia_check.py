@@ -1,10 +1,10 @@
 """Membership inference against LFM on MovieLens latest-small: the numbers behind the mia-zhang plugin.
 
-Emulates the runner's sequence for each cell (split -> train victim ->
-defense.prepare -> BlackBoxAPI(**attack.serving()) -> attack.run), with the
-same seed derivation, and prints mean +- std of the attack metrics over seeds
-for each setting. The victim is trained once per (recommender, seed) and
-shared by the settings, as the runner's victim cache does.
+Each setting is a defense and attack configuration run in the arena of a
+(recommender, seed) cell (``recsec.arena``: the same split, victim training,
+seed streams, black box and judges as ``recsec run``), so a number printed
+here is the number the runner stores for that cell. The victim is trained
+once per (recommender, seed) and shared by the settings.
 
     .venv/bin/python benchmarks/mia_check.py                       # LFM, 3 seeds, all settings
     .venv/bin/python benchmarks/mia_check.py --recommender itemcf --settings none/popular
@@ -34,12 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from recsec.blackbox import BlackBoxAPI
-from recsec.context import AttackContext, RunContext
-from recsec.data import EvalSet, Interactions
-from recsec.metrics import list_diversity, ranking_metrics
-from recsec.queries import Queries
-from recsec.seeding import derive_seed
+from recsec.arena import Arena
+from recsec.data import Interactions
+from recsec.registry import default_registry
 
 #: setting name -> (defense name, defense params, attack params)
 SETTINGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
@@ -60,65 +57,23 @@ RECOMMENDERS: dict[str, dict[str, Any]] = {
 
 def load_data(data_dir: Path) -> Interactions:
     from recsec.dataset import DataContext
-    from recsec.plugins.datasets.movielens import MovieLensLatestSmall
 
     ctx = DataContext(data_dir, Path(os.environ.get("RECSEC_CACHE_DIR", "/tmp/recsec-cache")), allow_download=False)
-    return MovieLensLatestSmall().load(ctx)
+    return default_registry().create("dataset", "ml-latest-small").load(ctx)
 
 
-def component(kind: str, name: str, **params: Any):
-    from recsec.registry import load_registry
-
-    return load_registry().components[kind][name](**params)
-
-
-def utility(victim, test: EvalSet, k: int = 100) -> dict[str, float]:
-    """Full-ranking HR/NDCG of the held-out last item (rank >= k counts as a miss) and list diversity."""
-    lists = victim.topk(Queries(test.histories, test.users), k)
-    hit = lists == test.targets[:, None]
-    ranks = np.where(hit.any(axis=1), hit.argmax(axis=1), k)
-    out = ranking_metrics(ranks, ks=(10, 20))
-    out.update(list_diversity(lists))
-    return {key: out[key] for key in ("hr@10", "ndcg@10", "hr@20", "distinct_top10")}
-
-
-def run_cell(seed: int, rec_name: str, rec_params: dict[str, Any], setting: str, victims: dict, device) -> dict[str, float]:
+def run_cell(arena: Arena, setting: str) -> dict[str, float]:
+    """One setting in the cell's arena: the judged metrics (without prefixes) and timings."""
+    reg = default_registry()
     defense_name, defense_params, attack_params = SETTINGS[setting]
-    attack = component("attack", "mia-zhang", **attack_params)
-    data = victims["data"]
-    vkey = (rec_name, seed, attack.split_key())
-    if vkey not in victims:
-        split = attack.split(data, np.random.default_rng(derive_seed(seed, "split", attack.split_key())))
-        ctx = RunContext(seed=derive_seed(seed, "victim"), device=device)
-        victim = component("recommender", rec_name, **rec_params).to(device)
-        t = time.perf_counter()
-        stats = component("defense", "none").train_victim(victim, split, ctx)
-        victims[vkey] = (split, victim, stats, time.perf_counter() - t, utility(victim, split.test))
-    split, victim, stats, train_s, util = victims[vkey]
-    ctx = RunContext(seed=derive_seed(seed, "victim"), device=device)
-    defense = component("defense", defense_name, **defense_params)
-    defense.prepare(victim, split, ctx)
-    api = BlackBoxAPI(
-        victim,
-        defense=defense,
-        popular=split.train.popularity_ranking(),
-        rng=np.random.default_rng(derive_seed(seed, "api")),
-        **{"k": 100, **attack.serving()},
-    )
-    actx = AttackContext(
-        seed=derive_seed(seed, "attack"),
-        device=device,
-        split=split,
-        n_items=victim.n_items,
-        victim_factory=lambda: component("recommender", rec_name, **rec_params).to(device),
-    )
+    attack = reg.create("attack", "mia-zhang", **attack_params)
+    defense = arena.prepare(reg.create("defense", defense_name, **defense_params))
     t = time.perf_counter()
-    metrics = attack.run(api, actx)
+    verdict = arena.attack(attack, defense)
+    metrics = {k.split(".", 1)[1]: v for k, v in verdict.metrics.items()}
     metrics["attack_s"] = time.perf_counter() - t
-    metrics["victim_train_s"] = train_s
-    metrics.update({f"utility.{k}": v for k, v in util.items()})
-    if "loss" in stats:
-        metrics["victim.loss_first"], metrics["victim.loss"] = stats["loss_first"], stats["loss"]
+    metrics["victim_train_s"] = arena.report.stats.get("train_s", float("nan"))
+    metrics.update({k: v for k, v in arena.utility(arena.serving(attack), defense).items() if k.startswith("utility.")})
     return metrics
 
 
@@ -147,11 +102,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rec_params.update(parse_instance_name(f"x[{','.join(args.rec_param)}]")[1])
     data = load_data(args.data_dir)
     print(f"data: {data.stats()}  recommender: {args.recommender} {rec_params}  seeds: {args.seeds}  device: {device}")
-    victims: dict[Any, Any] = {"data": data}
+    reg = default_registry()
+    protocol = reg.create("attack", "mia-zhang").protocol()  # every setting shares the default partition
+    arenas = {seed: Arena.for_testing(recommender=reg.create("recommender", args.recommender, **rec_params), data=data,
+                                      protocol=protocol, seed=seed, k=100, device=device) for seed in args.seeds}
     cells: dict[str, list[dict[str, float]]] = {}
     for setting in args.settings:
         for seed in args.seeds:
-            m = run_cell(seed, args.recommender, rec_params, setting, victims, device)
+            m = run_cell(arenas[seed], setting)
             cells.setdefault(setting, []).append(m)
             print(
                 f"  {setting:42s} seed {seed}: auc {m['auc']:.3f}  tpr@1%fpr {m['tpr@1%fpr']:.3f}  "

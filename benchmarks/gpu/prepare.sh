@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Prepare one call of the device tool (run here, before the lease): everything the GPU machine
 # needs travels with the working tree, since nothing outside it can be reached from there.
-#   .whl/      recsec's wheel and the wheels its Python (3.12) lacks (SQLAlchemy, Alembic, Optuna
-#              and their dependencies, at the versions of the local venv; torch, numpy, scipy,
-#              jinja2, tqdm and pluggy are there);
+#   .whl/      recsec's wheel and the wheels of everything the local venv holds except torch and
+#              CUDA (SQLAlchemy, Alembic, Optuna, pandas, Dask distributed and their dependencies,
+#              at the local versions), for the device's Python (3.12);
 #   .devdata/  the benchmark files from ../shared/data (their licences forbid committing them:
 #              the folder is excluded in .git/info/exclude, never in the repository).
 # Then one device call (carry [".whl", ".devdata"]): bash benchmarks/gpu/on-device.sh, with
@@ -18,6 +18,6 @@ grep -qx '/.devdata/' .git/info/exclude 2>/dev/null || echo '/.devdata/' >> .git
 $PY -m pip wheel -q --no-deps -w .whl .
 $PY -m pip download -q -d .whl --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
-    greenlet $($PY -m pip freeze | grep -iE '^(sqlalchemy|alembic|optuna|mako|colorlog|typing.extensions|pyyaml)==')
+    greenlet $($PY -m pip freeze | grep -viE '^(torch|nvidia|triton|numpy|scipy|-e |recsec|#)' | grep '==')
 cp -r "$DATA/amazon-beauty" "$DATA/ml-1m" .devdata/
 du -sh .whl .devdata

@@ -6,14 +6,16 @@
 # (through the device tool: benchmarks/gpu/prepare.sh here, then one call of on-device.sh there)
 #
 # Needs: recsec importable (pip install . or PYTHONPATH), a CUDA device, and the data files
-# under $RECSEC_DATA_DIR (amazon-beauty/Beauty.txt.gz, ml-1m/ratings.dat or the partial
-# ratings_users1-2999.dat.gz). Jobs (results in $OUT, logs in $OUT/logs):
+# under $RECSEC_DATA_DIR (amazon-beauty/Beauty.txt.gz, ml-1m/ratings.dat or the complete
+# sequences_chronological.txt.gz; the partial file only for defense-ml1m-partial). Jobs (results
+# in $OUT, logs in $OUT/logs):
 #   issue 3: seq_check.py for SASRec, BERT4Rec, NARM on Beauty (sampled + full ranking) and on ML-1M
 #            (ML-1M reference configuration: max_len 200, dropout 0.1, mask prob 0.2, 40 predictions);
 #   issue 4: benchmarks/gpu/extraction-beauty.toml, 6 workers (--shard I/6) on $OUT/gpu.db;
 #   issue 5: benchmarks/gpu/defense-beauty.toml (6 workers) and detection-beauty.toml (3 workers).
 # Every job gets SIGINT at the deadline: a runner stores what it finished (the rest resumes
 # with the same command), seq_check's trainer has a time limit well inside it.
+#   issue 19: pack: 32 small cells one at a time, then four at a time on one GPU (wall times).
 # JOBS picks groups of them (default: "perf seq extraction defense detection"); a spec's base
 # name runs that spec alone, e.g. JOBS="defense defense-ml1m-partial" (6 and 9 workers).
 # SMOKE=1 runs the same plumbing for seconds on CPU (tiny epochs, specs only validated).
@@ -82,6 +84,20 @@ want extraction && run_spec benchmarks/gpu/extraction-beauty.toml 6
 want defense && run_spec benchmarks/gpu/defense-beauty.toml 6
 want detection && run_spec benchmarks/gpu/detection-beauty.toml 3
 want defense-ml1m-partial && run_spec benchmarks/gpu/defense-ml1m-partial.toml 9
+# Small cells packed on one GPU (issue 19): the same 32-cell matrix run one cell at a time, then
+# four cells at a time on the same card (Dask workers sharing it); both wall times in the log.
+pack() {
+    local t0 t1 t2
+    t0=$(date +%s)
+    $PY -m recsec.cli run benchmarks/scale/scale-synthetic.toml --db "sqlite:///$OUT/pack-1.db" --workers 1 --gpus 0 \
+        --per-gpu 1 --artifacts /tmp/recsec-pack-1 --no-progress -q >"$OUT/logs/pack-1.log" 2>&1
+    t1=$(date +%s)
+    $PY -m recsec.cli run benchmarks/scale/scale-synthetic.toml --db "sqlite:///$OUT/pack-4.db" --workers 4 --gpus 0 \
+        --per-gpu 4 --artifacts /tmp/recsec-pack-4 --no-progress -q >"$OUT/logs/pack-4.log" 2>&1
+    t2=$(date +%s)
+    echo "RESULT pack: scale-synthetic (32 cells) one at a time $((t1 - t0)) s, four per GPU $((t2 - t1)) s" >"$OUT/logs/pack.log"
+}
+want pack && [ "${SMOKE:-0}" != 1 ] && pack &
 
 # A heartbeat for the log: GPU load and jobs still running, every 15 s.
 while [ -n "$(jobs -rp)" ]; do

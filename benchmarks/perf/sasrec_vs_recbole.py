@@ -99,7 +99,7 @@ def run_recsec(args: argparse.Namespace) -> dict[str, Any]:
     from recsec.context import RunContext
     from recsec.data import leave_one_out
     from recsec.evaluation import evaluate_split
-    from recsec.plugins.recommenders._seq_core import build_windows
+    from recsec.plugins.sequential.windows import build_windows
     from recsec.registry import load_registry
 
     torch.set_num_threads(args.threads)
