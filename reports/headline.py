@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from recsec.judges import names
 
-from .columns import COST_METRIC, THREAT_TITLES
+from .columns import THREAT_TITLES
 from .leaderboard import LeaderRow, RankedGroup
 from .stats import Agg
 
@@ -37,7 +37,7 @@ class Entry:
     value: Agg
     utility: Agg | None = None
     utility_metric: str | None = None
-    cost: Agg | None = None
+    cost: float | None = None  # relative utility lost against the undefended row (negative: a gain)
     baseline: Agg | None = None  # the undefended attack's success in the same group
     baseline_utility: Agg | None = None  # and the utility it served
 
@@ -97,8 +97,21 @@ def _front(page: "DatasetPage", group: RankedGroup, metric: str, higher: bool) -
         protects = base is None or (value.mean < base.mean if higher else value.mean > base.mean)
         if r.on_front and r.defense.name != "none" and protects:
             utility = bare.value(group.y_metric) if bare else None
-            out.append(Entry(page, r, value, r.value(group.y_metric), group.y_metric, r.metrics.get(COST_METRIC), base, utility))
+            out.append(Entry(page, r, value, r.value(group.y_metric), group.y_metric,
+                             _cost(r.value(group.y_metric), utility), base, utility))
     return out
+
+
+def _cost(served: Agg | None, undefended: Agg | None) -> float | None:
+    """``1 - served / undefended`` on the group's utility axis.
+
+    Not the cell's own ``defended.hr@10_cost``: a training-time defense (GRO) serves the model
+    it trained, so inside its cell "defended" and "undefended" are the same model and that cost
+    is 0 by construction; the price users pay shows only against the plain victim's row.
+    """
+    if served is None or undefended is None or not undefended.mean:
+        return None
+    return 1.0 - served.mean / undefended.mean
 
 
 def _headline(threat: str, pages: list["DatasetPage"]) -> ThreatHeadline | None:

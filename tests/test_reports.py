@@ -172,7 +172,7 @@ def _rows(page: str) -> list[dict[str, Any]]:
     out = []
     for attrs, tds in parser.rows:
         texts = [t for _, t in tds]
-        row: dict[str, Any] = {"id": attrs.get("id"), "class": attrs.get("class", ""), "attack_text": texts[2]}
+        row: dict[str, Any] = {"id": attrs.get("id"), "class": attrs.get("class", ""), "attack_text": texts[2], "defense_text": texts[3]}
         row.update(recommender=tds[1][0]["data-value"], attack=tds[2][0]["data-value"], defense=tds[3][0]["data-value"])
         row.update(rank=texts[4], n=tds[5][0]["data-value"], cells=texts[5])
         row["metrics"] = {a["title"].split(":")[0]: re.sub(r" n=\d+$", "", t) for a, t in tds if "metric" in a.get("class", "") and a.get("title")}
@@ -267,6 +267,9 @@ def test_landing_page_headlines_per_threat(site: Path) -> None:
     # on the front: noise (less leakage than no defense); not none (the baseline), not weak (dominated)
     assert ">noise</span>" in front and ">weak</span>" not in front and ">none</span>" not in front
     assert "undefended 0.7000" in front and "undefended 0.3100" in front  # attack success and utility served
+    # cost against the undefended row's served utility: 1 - 0.26 / 0.31 (not the cell's own cost,
+    # which is 0 for a defense that trains the model it serves)
+    assert ">16.1%<" in front
     assert f"{dataset_slug('bench-a', 'ml-100k')}.html#row-1" in front
 
 
@@ -300,7 +303,8 @@ def test_failed_and_skipped_cells(site: Path, session: Session) -> None:
     failed_id = _cell_id(session, defense="broken")
     assert f'href="../cells/{failed_id}.html#traceback"' in page
     odd = _row(page, "extract[budget=100]", "odd")
-    assert "skipped" in odd["cells"] and "skipped: odd does not apply to bpr" in odd["cells"]
+    # the badge in the seeds column, the reason under the defense (a wide column)
+    assert "skipped" in odd["cells"] and "skipped: odd does not apply to bpr" in odd["defense_text"]
     detail = (site / "cells" / f"{failed_id}.html").read_text(encoding="utf-8")
     assert '<pre id="traceback" class="traceback">Traceback (most recent call last):' in detail
     assert "RuntimeError: boom" in detail
