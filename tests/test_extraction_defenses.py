@@ -449,6 +449,35 @@ def test_gro_warm_start_continues_from_the_trained_weights(split, victim):
     assert report.init_seed == fresh.init_seed(tiny_context())  # the warm-up run's: the plain init
 
 
+def test_gro_continues_from_a_victim_checkpoint(split, victim, tmp_path):
+    """The reference's Beauty recipe: GRO starts from the trained victim's saved weights."""
+    path = tmp_path / "victim.pt"
+    victim.save(path)
+    rec = BERT4Rec(**{**TINY, "checkpoint": str(path)})
+    before = {k: v.clone() for k, v in victim.net.state_dict().items()}
+    seen: list[dict[str, torch.Tensor]] = []
+    import recsec.plugins.defenses._gro_train as gro_train
+
+    real = gro_train.build_gro_net
+
+    def spy(r, ctx, cfg):
+        wrapper = real(r, ctx, cfg)
+        seen.append({k: v.clone() for k, v in wrapper.target.state_dict().items()})
+        return wrapper
+
+    gro_train.build_gro_net = spy
+    try:
+        report = GRO(k=10).train_victim(rec, split, tiny_context())
+    finally:
+        gro_train.build_gro_net = real
+    assert report.stats["warm_from_checkpoint"] == 1.0 and report.stats["epochs"] == TINY["max_epochs"]
+    (start,) = seen
+    assert all(torch.equal(start[k], before[k]) for k in before)  # GRO began at the victim's weights
+    assert any(not torch.equal(rec.net.state_dict()[k], before[k]) for k in before)  # and trained on
+    with pytest.raises(ValueError, match="both give a warm start"):
+        GRO(k=10, warm_epochs=1).train_victim(BERT4Rec(**{**TINY, "checkpoint": str(path)}), split, tiny_context())
+
+
 def test_a_killed_gro_training_resumes_to_the_same_target_and_student(split, tmp_path):
     """The student and its optimizer live outside the wrapper's state_dict (training_state)."""
     from recsec.context import RunContext

@@ -41,7 +41,9 @@ class GRO(Defense):
     loss: GRO's extra training time), mean ``gro_student_loss``,
     ``gro_swap_loss``, ``gro_target_loss`` and ``gro_masked_rows`` (fraction of
     zero-gradient rows, masked or not). ``warm_epochs`` > 0 first trains without GRO and
-    then continues with it (the reference code does so on Beauty). Answers are not changed. The training report's init seed is the student's (the reference code draws it first) or,
+    then continues with it; a victim given ``checkpoint=`` (trained weights) is loaded and GRO
+    continues from it, the reference code's Beauty recipe (``--use_pretrained``: 50 GRO epochs
+    at batch 16 from the trained victim). Answers are not changed. The training report's init seed is the student's (the reference code draws it first) or,
     with ``warm_epochs``, the warm-up run's.
     """
 
@@ -78,7 +80,16 @@ class GRO(Defense):
             raise ValueError(self.skip(recommender=recommender))
         warm: dict[str, float] = {}
         init_seed = ctx.seed_for(*STUDENT_SEED)  # from scratch the reference code draws the student first
-        if self.p.warm_epochs > 0:
+        checkpoint = getattr(getattr(recommender, "p", None), "checkpoint", "")
+        if checkpoint and self.p.warm_epochs > 0:
+            raise ValueError(f"gro: warm_epochs={self.p.warm_epochs} and {recommender.name}[checkpoint=...] both "
+                             "give a warm start; set one")
+        if checkpoint:
+            # The reference's Beauty recipe: GRO continues from the trained victim's weights. fit()
+            # with a checkpoint loads them and trains nothing; train_gro then starts from rec.net.
+            report = recommender.fit(split, ctx)
+            warm = {f"warm_{k}": float(v) for k, v in report.stats.items()}
+        elif self.p.warm_epochs > 0:
             pre = type(recommender)(**{**recommender.given_params, "max_epochs": int(self.p.warm_epochs)})
             report = pre.fit(split, ctx)
             warm, init_seed = {f"warm_{k}": float(v) for k, v in report.stats.items()}, report.init_seed
