@@ -16,6 +16,7 @@
 # Every job gets SIGINT at the deadline: a runner stores what it finished (the rest resumes
 # with the same command), seq_check's trainer has a time limit well inside it.
 #   issue 19: pack: 32 small cells one at a time, then four at a time on one GPU (wall times).
+#   issue 20: reproduce: the specs of benchmarks/reproduce/ (papers' budgets and recipes).
 # JOBS picks groups of them (default: "perf seq extraction defense detection"); a spec's base
 # name runs that spec alone, e.g. JOBS="defense defense-ml1m-partial" (6 and 9 workers).
 # SMOKE=1 runs the same plumbing for seconds on CPU (tiny epochs, specs only validated).
@@ -84,6 +85,22 @@ want extraction && run_spec benchmarks/gpu/extraction-beauty.toml 6
 want defense && run_spec benchmarks/gpu/defense-beauty.toml 6
 want detection && run_spec benchmarks/gpu/detection-beauty.toml 3
 want defense-ml1m-partial && run_spec benchmarks/gpu/defense-ml1m-partial.toml 9
+# Issue 20: the papers' recipes at their budgets (benchmarks/reproduce/); JOBS="reproduce" runs
+# them all, or one by its base name (e.g. JOBS="gro-ml1m-reference"). Three workers each.
+for spec in benchmarks/reproduce/*.toml; do
+    name=$(basename "$spec" .toml)
+    { want reproduce || want "$name"; } || continue
+    # GRO's Beauty recipe continues from a trained plain victim (checkpoint= in the spec): train it
+    # first, once (on-device.sh links recsec-artifacts/ into the state a lease brings back).
+    ckpt=recsec-artifacts/beauty/bert4rec.pt
+    if [ "$name" = gro-beauty-reference ] && [ ! -f "$ckpt" ] && [ "${SMOKE:-0}" != 1 ]; then
+        mkdir -p "$(dirname "$ckpt")"
+        timeout -s INT "$(left)" $PY benchmarks/seq_check.py "${beauty[@]}" --model bert4rec --epochs $epochs \
+            --patience $patience --device "$DEVICE" --set time_limit_s=$seq_limit --save "$ckpt" \
+            --work-dir /tmp/recsec-seq >"$OUT/logs/beauty-bert4rec-victim.log" 2>&1
+    fi
+    run_spec "$spec" 3
+done
 # Small cells packed on one GPU (issue 19): the same 32-cell matrix run one cell at a time, then
 # four cells at a time on the same card (Dask workers sharing it); both wall times in the log.
 pack() {
