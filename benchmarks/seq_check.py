@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
                      log=lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}", flush=True))
     print(f"[{start}] training {rec.instance_name} on {device} ({torch.get_num_threads()} threads)", flush=True)
     t1 = time.perf_counter()
-    stats = rec.fit(split, ctx)
+    stats = rec.fit(split, ctx).stats
     fit_s = time.perf_counter() - t1
     if args.save:
         rec.save(args.save)

@@ -107,7 +107,7 @@ def run_recsec(args: argparse.Namespace) -> dict[str, Any]:
     rec = load_registry().create("recommender", "sasrec", max_epochs=args.epochs, patience=0)
     ctx = RunContext(seed=args.seed, device=torch.device("cpu"))
     t, c = time.perf_counter(), time.process_time()
-    stats = rec.fit(split, ctx)
+    stats = rec.fit(split, ctx).stats
     fit_s, fit_cpu = time.perf_counter() - t, time.process_time() - c
     p = rec.param_values
     windows = build_windows(split.train.sequences(), rec.net.window, max(1, int(round(p["window_step"] * p["max_len"]))))
