@@ -449,7 +449,7 @@ def test_gro_warm_start_continues_from_the_trained_weights(split, victim):
     assert report.init_seed == fresh.init_seed(tiny_context())  # the warm-up run's: the plain init
 
 
-def test_gro_continues_from_a_victim_checkpoint(split, victim, tmp_path):
+def test_gro_continues_from_a_victim_checkpoint(split, victim, tmp_path, monkeypatch):
     """The reference's Beauty recipe: GRO starts from the trained victim's saved weights."""
     path = tmp_path / "victim.pt"
     victim.save(path)
@@ -465,11 +465,8 @@ def test_gro_continues_from_a_victim_checkpoint(split, victim, tmp_path):
         seen.append({k: v.clone() for k, v in wrapper.target.state_dict().items()})
         return wrapper
 
-    gro_train.build_gro_net = spy
-    try:
-        report = GRO(k=10).train_victim(rec, split, tiny_context())
-    finally:
-        gro_train.build_gro_net = real
+    monkeypatch.setattr(gro_train, "build_gro_net", spy)
+    report = GRO(k=10).train_victim(rec, split, tiny_context())
     assert report.stats["warm_from_checkpoint"] == 1.0 and report.stats["epochs"] == TINY["max_epochs"]
     (start,) = seen
     assert all(torch.equal(start[k], before[k]) for k in before)  # GRO began at the victim's weights
