@@ -1,7 +1,9 @@
 """Static HTML leaderboard of a recsec results database.
 
 ``render_site(results, out_dir)`` writes ``index.html`` (headlines per benchmark
-and threat), one leaderboard per (benchmark, dataset), one page per stored cell,
+and threat), ``reproductions.html`` (published headlines of the literature beside
+recsec's numbers, :mod:`recsec.reports.reproductions`), one leaderboard per
+(benchmark, dataset), one page per stored cell,
 their downloads, the shipped stylesheet and script; ``results`` is the read model
 (:mod:`recsec.results`) or anything it loads from. See :mod:`recsec.reports.render`.
 """

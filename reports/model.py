@@ -22,6 +22,8 @@ from .headline import ThreatHeadline, build_headlines
 from .leaderboard import LeaderRow, RankedGroup, build_rows
 from .lines import LineChart, curve_charts, trial_chart
 from .provenance import SpecFile, reproduce_command, spec_file
+from .published import HEADLINES
+from .reproductions import Reproduction, build_reproductions
 
 __all__ = ["DatasetPage", "BenchmarkSummary", "CellPage", "Site", "build_site", "dataset_slug", "benchmark_anchor", "cell_href"]
 
@@ -175,6 +177,8 @@ class Site:
     pages: list[DatasetPage]
     cells: list[CellPage]
     specs: list[SpecFile]
+    #: Every published headline (:data:`recsec.reports.published.HEADLINES`) beside recsec's numbers.
+    reproductions: list[Reproduction] = field(default_factory=list)
 
 
 def _charts(groups: list[RankedGroup]) -> list[Chart]:
@@ -225,4 +229,5 @@ def build_site(results: Results) -> Site:
         for c in sorted(results.cells, key=lambda c: c.id)
     ]
     specs = {s.href: s for r in results.runs.values() if (s := spec_file(r)) is not None}
-    return Site(benchmarks=benchmarks, pages=pages, cells=cells, specs=[specs[k] for k in sorted(specs)])
+    return Site(benchmarks=benchmarks, pages=pages, cells=cells, specs=[specs[k] for k in sorted(specs)],
+                reproductions=build_reproductions(results.cells, HEADLINES))

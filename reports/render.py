@@ -3,6 +3,7 @@
 Layout of the output folder::
 
     index.html              per benchmark and threat: headlines, leaderboards, runs
+    reproductions.html      published headlines beside recsec's numbers (recsec.reports.reproductions)
     datasets/<hash>.html    one leaderboard per (benchmark, dataset)
     cells/<id>.html         one detail page per stored cell
     data/, specs/           downloads (see recsec.reports.downloads)
@@ -31,6 +32,7 @@ from recsec.results import Results, from_rows, load
 from .downloads import site_files
 from .model import Site, build_site, cell_href
 from .provenance import spec_file
+from .reproductions import VERDICT_RULE
 from .stats import Agg, fmt
 
 __all__ = ["render_site", "environment", "ASSETS"]
@@ -148,7 +150,9 @@ def _render_pages(env: jinja2.Environment, site: Site, out_dir: Path, title: str
         "cell_href": cell_href,
     }
     _write(out_dir, "index.html", env.get_template("index.html").render(root="", site=site, **common))
-    written = {"index.html"}
+    reproductions = env.get_template("reproductions.html").render(root="", site=site, rule=VERDICT_RULE, **common)
+    _write(out_dir, "reproductions.html", reproductions)
+    written = {"index.html", "reproductions.html"}
     dataset_tpl = env.get_template("dataset.html")
     for page in site.pages:
         _write(out_dir, page.href, dataset_tpl.render(root="../", page=page, **common))

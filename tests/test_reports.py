@@ -432,7 +432,7 @@ def test_hostile_names_are_escaped_and_stay_inside_out_dir(tmp_path: Path) -> No
     written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert all(out in p.parents for p in written)
     names = {p.relative_to(out).as_posix() for p in written}
-    pattern = r"index\.html|style\.css|site\.js|cells/\d+\.html|datasets/[0-9a-f]{16}\.html|specs/[0-9a-f]{16}\.toml"
+    pattern = r"index\.html|reproductions\.html|style\.css|site\.js|cells/\d+\.html|datasets/[0-9a-f]{16}\.html|specs/[0-9a-f]{16}\.toml"
     pattern += r"|data/(results|trials|[0-9a-f]{16}(-cells)?|cell-\d+)\.(csv|json)"
     assert all(re.fullmatch(pattern, n) for n in names), names
     assert {"cells/1.html", "cells/2.html", "cells/3.html", "cells/4.html"} <= names
@@ -448,7 +448,7 @@ def test_hostile_names_are_escaped_and_stay_inside_out_dir(tmp_path: Path) -> No
         assert ESCAPED_SCRIPT in text, path
         assert "&#34;&#39;&amp;../../etc/passwd" in text, path
         # the only script is ours, and nothing is loaded from elsewhere
-        assert re.findall(r"<script[^>]*>", text) == [f'<script src="{"" if path.name == "index.html" else "../"}site.js">']
+        assert re.findall(r"<script[^>]*>", text) == [f'<script src="{"" if path.parent == out else "../"}site.js">']
         assert not re.search(r'(?:src|href)="(?:https?:)?//', text)
         # every attribute value parses without a stray quote from the data
         for attrs in re.findall(r"<[a-z]+((?:\s+[a-z-]+=\"[^\"]*\")*)\s*/?>", text):

@@ -86,10 +86,11 @@ want defense && run_spec benchmarks/gpu/defense-beauty.toml 6
 want detection && run_spec benchmarks/gpu/detection-beauty.toml 3
 want defense-ml1m-partial && run_spec benchmarks/gpu/defense-ml1m-partial.toml 9
 # Issue 20: the papers' recipes at their budgets (benchmarks/reproduce/); JOBS="reproduce" runs
-# them all, or one by its base name (e.g. JOBS="gro-ml1m-reference"). Three workers each.
+# them all but the CPU-sized ones (*-cpu.toml, run on a workstation), or one by its base name
+# (e.g. JOBS="gro-ml1m-reference"). Three workers each.
 for spec in benchmarks/reproduce/*.toml; do
     name=$(basename "$spec" .toml)
-    { want reproduce || want "$name"; } || continue
+    { { want reproduce && [[ $name != *-cpu ]]; } || want "$name"; } || continue
     # GRO's Beauty recipe continues from a trained plain victim (checkpoint= in the spec): train it
     # first, once (on-device.sh links recsec-artifacts/ into the state a lease brings back).
     ckpt=recsec-artifacts/beauty/bert4rec.pt

@@ -1,0 +1,265 @@
+"""The reproductions page: published headlines matched to stored cells, verdicts, rendering."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recsec.judges import names
+from recsec.reports import render_site
+from recsec.reports.published import HEADLINES
+from recsec.reports.reproductions import (
+    FEW_SEEDS,
+    NO_COUNTERPART,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    REPRODUCED,
+    Reproduction,
+    build_reproductions,
+    match,
+    verdict,
+)
+from recsec.reports.stats import Agg
+from recsec.results import from_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = "<script>alert(1)</script>\"'&../../etc/passwd"
+
+DFME_BEAUTY = dict(
+    dataset=("amazon-beauty-bert4rec", {}),
+    recommender=("narm", {"max_len": 50}),
+    attack=("dfme-autoregressive", {"n_sequences": 5000, "seq_len": 50}),
+    defense=("none", {}),
+)
+GRO_BEAUTY = dict(
+    dataset=("amazon-beauty", {"variant": "sequence-file"}),
+    recommender=("bert4rec", {"max_len": 50}),
+    attack=("dfme-autoregressive", {"n_sequences": 3000, "seq_len": 50}),
+)
+
+
+def _instance(name: str, params: dict[str, Any]) -> str:
+    return name + (f"[{','.join(f'{k}={v}' for k, v in params.items())}]" if params else "")
+
+
+class _Rows:
+    """Cell dicts as the database stores them: instance columns, full parameters in ``config``."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, seed: int, metrics: dict[str, float], status: str = "done", benchmark: str = "repro",
+            **components: tuple[str, dict[str, Any]]) -> None:
+        config: dict[str, Any] = {"seed": seed, "k": 100, "benchmark": benchmark}
+        row: dict[str, Any] = dict(id=len(self.rows) + 1, benchmark=benchmark, seed=seed, status=status, metrics=metrics)
+        for kind, (name, params) in components.items():
+            # the instance names only the parameters a spec would set; config holds them all
+            row[kind] = _instance(name, {k: v for k, v in params.items() if k != "max_len"})
+            config[kind] = {"name": name, "version": "1", "params": params}
+        row["config"] = config
+        row["run"] = {"id": 1, "benchmark": benchmark, "spec_path": "spec.toml"}
+        self.rows.append(row)
+
+    def judge(self) -> dict[str, Reproduction]:
+        return {r.headline.id: r for r in build_reproductions(from_rows(self.rows).cells, HEADLINES)}
+
+
+def _dfme(rows: _Rows, values: list[float], **overrides: Any) -> None:
+    for seed, v in enumerate(values):
+        rows.add(seed, {"attack.agr@10": v, "attack.agr@10_unmasked": v + 0.01}, **{**DFME_BEAUTY, **overrides})
+
+
+def _gro(rows: _Rows, defense: tuple[str, dict[str, Any]], values: dict[int, float], **metrics: float) -> None:
+    for seed, v in values.items():
+        rows.add(seed, {"attack.hr@10_unmasked": v, "attack.agr@10": 0.5 + v, **metrics}, **GRO_BEAUTY, defense=defense)
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_registry_names_only_stored_metrics_and_real_specs() -> None:
+    ids = [h.id for h in HEADLINES]
+    assert len(ids) == len(set(ids))
+    for h in HEADLINES:
+        for metric in (h.metric, h.baseline_metric, *h.also):
+            assert not metric or metric in names.CATALOG, (h.id, metric)
+        for spec in (*h.specs, *(s.spec for s in h.stand_ins)):
+            assert (ROOT / spec).is_file(), (h.id, spec)
+        assert h.paper and h.claim
+        if h.kind == "paired":
+            assert h.expected_sign in (1, -1)
+    by_id = {h.id: h for h in HEADLINES}
+    assert by_id["dfme-ml1m-narm"].published == 0.747 and by_id["dfme-beauty-bert4rec"].published == 0.291
+    assert by_id["gro-ml1m-surrogate"].published == pytest.approx(-0.0232)
+    assert by_id["mia-lfm-ml-latest-small"].metric == "attack.balanced_accuracy"
+    assert by_id["fewshot-beats-datafree"].metric == "attack.agr@10_unseen"
+
+
+def test_matcher_reads_stored_params_then_instance_name() -> None:
+    rows = _Rows()
+    rows.add(0, {}, dataset=("d", {}), recommender=("r", {}), attack=("gro", {"lam": 0.001}), defense=("none", {}))
+    (cell,) = from_rows(rows.rows).cells
+    assert match("gro", lam=0.001).matches(cell.attack) and not match("gro", lam=0.0).matches(cell.attack)
+    assert not match("gro", exclude={"lam": 0.001}).matches(cell.attack)
+    bare = from_rows([dict(id=1, benchmark="b", dataset="d", recommender="r", attack="gro[lam=0.1]", defense="none")]).cells[0]
+    assert match("gro", lam=0.1).matches(bare.attack) and match("gro", exclude={"lam": 0.0}).matches(bare.attack)
+    assert not match("gro", other=1).matches(bare.attack)  # a parameter the cell does not have never matches
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def test_level_within_tolerance_is_reproduced() -> None:
+    rows = _Rows()
+    _dfme(rows, [0.42, 0.43, 0.44])
+    rep = rows.judge()["dfme-beauty-narm"]
+    (o,) = rep.outcomes
+    assert o.verdict == REPRODUCED and rep.verdict == REPRODUCED
+    assert o.value.n == 3 and o.value.mean == pytest.approx(0.43) and o.value.std == pytest.approx(0.01)
+    assert o.gap == pytest.approx(0.005)
+    assert dict(o.extras)["attack.agr@10_unmasked"].mean == pytest.approx(0.44)
+    # the other victims' headlines are untouched
+    assert rows.judge()["dfme-beauty-sasrec"].verdict == NOT_RUN
+
+
+def test_level_outside_tolerance_gives_the_signed_gap(tmp_path: Path) -> None:
+    rows = _Rows()
+    _dfme(rows, [0.50, 0.51, 0.52])
+    (o,) = rows.judge()["dfme-beauty-narm"].outcomes
+    assert o.verdict == NOT_REPRODUCED and o.gap == pytest.approx(0.085)
+    page = (render_site(rows.rows, tmp_path / "site") / "reproductions.html").read_text(encoding="utf-8")
+    assert "gap +0.0850" in page and "not reproduced" in page
+
+
+def test_wrong_dataset_file_shows_only_as_stand_in(tmp_path: Path) -> None:
+    rows = _Rows()
+    _dfme(rows, [0.64, 0.64, 0.65], dataset=("amazon-beauty", {"variant": "sequence-file"}))
+    _dfme(rows, [0.40, 0.41, 0.42], dataset=("amazon-beauty", {"variant": "ratings"}))  # neither
+    rep = rows.judge()["dfme-beauty-narm"]
+    assert rep.outcomes == () and rep.verdict == NOT_RUN
+    ((stand_in, (o,)),) = rep.stand_ins
+    assert "S3-Rec" in stand_in.label and o.value.mean == pytest.approx(0.6433333)
+    assert all(c.dataset.params["variant"] == "sequence-file" for c in o.cells)
+    page = (render_site(rows.rows, tmp_path / "site") / "reproductions.html").read_text(encoding="utf-8")
+    assert "stand-in" in page and "never the verdict" in page and "dfme-paper-beauty-narm-cpu.toml" in page
+
+
+def test_paired_verdict_pairs_by_seed() -> None:
+    rows = _Rows()
+    # Seed-to-seed spread (0.02-0.04) dwarfs the effect; paired by seed the drop is clear.
+    base = {0: 0.02, 1: 0.03, 2: 0.04, 3: 0.05}
+    _gro(rows, ("none", {}), {s: v for s, v in base.items() if s != 3})
+    _gro(rows, ("gro", {"lam": 0.001}), {s: v - 0.005 - 0.0005 * s for s, v in base.items()})  # seed 3 has no baseline
+    _gro(rows, ("gro", {"lam": 0.0}), {s: v - 0.001 for s, v in base.items()})
+    rep = rows.judge()["gro-beauty-surrogate"]
+    (o,) = rep.outcomes
+    diffs = [-0.005, -0.0055, -0.006]
+    assert o.verdict == REPRODUCED and o.value.n == 3 and sorted(c.seed for c in o.cells) == [0, 1, 2]
+    assert o.value.mean == pytest.approx(statistics.fmean(diffs)) and o.value.std == pytest.approx(statistics.stdev(diffs))
+    assert o.baseline_label == "none" and o.before.mean == pytest.approx(0.03) and o.after.mean == pytest.approx(0.03 - 0.0055)
+    extras = dict(o.extras)
+    assert extras["Δ attack.agr@10 vs none"].mean == pytest.approx(statistics.fmean(diffs))
+    control = next(v for k, v in extras.items() if k.startswith("Δ attack.hr@10_unmasked vs the λ = 0 regime control"))
+    assert control.n == 4 and control.mean == pytest.approx(statistics.fmean([-0.004 - 0.0005 * s for s in range(4)]))
+    # The λ = 0 control is not a GRO row of its own; the ML-1M headlines see none of this.
+    assert all(c.defense.params["lam"] == 0.001 for o in rep.outcomes for c in o.cells)
+    assert rows.judge()["gro-ml1m-surrogate"].verdict == NOT_RUN
+
+
+def test_paired_wrong_sign_or_within_noise_is_not_reproduced() -> None:
+    for shifts in ([+0.004, +0.005, +0.006], [-0.010, +0.009, -0.002]):
+        rows = _Rows()
+        _gro(rows, ("none", {}), {0: 0.02, 1: 0.03, 2: 0.04})
+        _gro(rows, ("gro", {"lam": 0.001}), {s: v + d for (s, v), d in zip({0: 0.02, 1: 0.03, 2: 0.04}.items(), shifts)})
+        (o,) = rows.judge()["gro-beauty-surrogate"].outcomes
+        assert o.verdict == NOT_REPRODUCED, shifts
+    lonely = _Rows()
+    _gro(lonely, ("gro", {"lam": 0.001}), {0: 0.02, 1: 0.03, 2: 0.04})
+    (o,) = lonely.judge()["gro-beauty-surrogate"].outcomes
+    assert o.verdict == FEW_SEEDS and o.n == 0 and "no done defense none row" in o.note
+    gro = next(h for h in HEADLINES if h.id == "gro-ml1m-surrogate")
+    assert verdict(gro, Agg(-0.01, 0.0, 3))[0] == REPRODUCED
+    assert verdict(gro, Agg(-0.01, 3 * 0.01, 9))[0] == NOT_REPRODUCED  # 2·sd/√n = 0.02 > 0.01
+    assert verdict(gro, Agg(-0.01, 0.01, 9))[0] == REPRODUCED  # 2·sd/√n = 0.0067 ≤ 0.01
+
+
+def test_fewshot_minus_datafree_uses_each_side_metric() -> None:
+    rows = _Rows()
+    comp = dict(dataset=("ml-100k", {}), recommender=("sasrec", {}), defense=("none", {}))
+    for seed in range(3):
+        rows.add(seed, {"attack.agr@10_unseen": 0.60 + 0.01 * seed, "attack.agr@10": 0.9, "attack.queries": 250000.0},
+                 attack=("fewshot-extraction", {"real_fraction": 0.1, "max_queries": 250000}), **comp)
+        rows.add(seed, {"attack.agr@10": 0.55, "attack.queries": 250000.0},
+                 attack=("dfme-autoregressive", {"n_sequences": 5000, "max_queries": 250000}), **comp)
+    (o,) = rows.judge()["fewshot-beats-datafree"].outcomes
+    assert o.verdict == REPRODUCED and o.value.mean == pytest.approx(0.06) and o.baseline_label.startswith("dfme-autoregressive")
+    assert dict(o.extras)[f"Δ attack.queries vs {o.baseline_label}"].mean == 0.0
+
+
+def test_failed_and_skipped_cells_never_count() -> None:
+    rows = _Rows()
+    _dfme(rows, [0.42, 0.43])
+    rows.add(2, {"attack.agr@10": 0.43}, status="failed", **DFME_BEAUTY)
+    rows.add(3, {}, status="skipped", **DFME_BEAUTY)
+    rows.add(4, {}, status="pending", **DFME_BEAUTY)
+    rep = rows.judge()["dfme-beauty-narm"]
+    (o,) = rep.outcomes
+    assert o.verdict == FEW_SEEDS and o.value.n == 2 and rep.not_counted == 2
+    assert {c.seed for c in o.cells} == {0, 1}
+    only_failed = _Rows()
+    only_failed.add(0, {"attack.agr@10": 0.43}, status="failed", **DFME_BEAUTY)
+    assert only_failed.judge()["dfme-beauty-narm"].verdict == NOT_RUN
+
+
+def test_fewer_than_three_seeds_and_no_counterpart() -> None:
+    rows = _Rows()
+    _dfme(rows, [0.425])
+    assert rows.judge()["dfme-beauty-narm"].outcomes[0].verdict == FEW_SEEDS
+    rows.add(0, {"defense.auroc_query": 0.91}, dataset=("amazon-beauty", {}), recommender=("bert4rec", {}),
+             attack=("dfme-random", {}), defense=("same-detector", {}))
+    rep = rows.judge()["same-dfme-random"]
+    assert rep.verdict == NO_COUNTERPART and rep.outcomes[0].value.mean == pytest.approx(0.91)
+    assert rows.judge()["same-fewshot-extraction"].verdict == NOT_RUN
+    # the MIA headline: reference recipe only, the recsec recipe is its stand-in
+    for seed in range(3):
+        for recipe, ba in (("reference", 0.85 + 0.01 * seed), ("recsec", 0.98)):
+            rows.add(seed, {"attack.balanced_accuracy": ba, "attack.auc": 0.9}, dataset=("ml-latest-small", {}),
+                     recommender=("lfm", {}), attack=("mia-zhang", {"recipe": recipe, "nonmember_lists": "popular"}),
+                     defense=("none", {}))
+    mia = rows.judge()["mia-lfm-ml-latest-small"]
+    assert mia.verdict == REPRODUCED and mia.outcomes[0].value.mean == pytest.approx(0.86)
+    assert mia.stand_ins[0][1][0].value.mean == pytest.approx(0.98)
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def test_empty_database_lists_every_headline_not_yet_run(tmp_path: Path) -> None:
+    assert all(r.verdict == NOT_RUN and not r.stand_ins for r in build_reproductions([], HEADLINES))
+    out = render_site([], tmp_path / "empty")
+    page = (out / "reproductions.html").read_text(encoding="utf-8")
+    assert page.count('badge verdict status-other">not yet run<') == len(HEADLINES)
+    for h in HEADLINES:
+        assert f'id="{h.id}"' in page
+    assert "recsec run benchmarks/<wbr>reproduce/<wbr>dfme-paper.toml" in page and "|mean − published| ≤" in page
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert index.count('href="reproductions.html"') >= 2  # the navigation and the landing page's text
+
+
+def test_page_links_cells_and_escapes_names(tmp_path: Path) -> None:
+    rows = _Rows()
+    for seed, v in enumerate([0.42, 0.43, 0.44]):
+        rows.add(seed, {"attack.agr@10": v}, benchmark=HOSTILE, **DFME_BEAUTY)
+    out = render_site(rows.rows, tmp_path / "site")
+    page = (out / "reproductions.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+    for cell_id in (1, 2, 3):
+        assert f'href="cells/{cell_id}.html"' in page and (out / "cells" / f"{cell_id}.html").is_file()
+    assert '<a href="index.html">Leaderboards</a>' in page
+    # every other page links to it through the navigation, relative to its folder
+    assert 'href="../reproductions.html"' in (out / "cells" / "1.html").read_text(encoding="utf-8")
+    assert math.isclose(rows.judge()["dfme-beauty-narm"].outcomes[0].value.mean, 0.43)
