@@ -28,6 +28,7 @@ from typing import Any, Iterable, Mapping
 from recsec.results import KINDS, CellRecord, ComponentRecord
 
 from .stats import Agg, aggregate
+from .summary import difference, metric_value, pair_key
 
 __all__ = ["Match", "Protocol", "StandIn", "Headline", "Outcome", "Reproduction", "VERDICT_RULE",
            "NOT_RUN", "FEW_SEEDS", "REPRODUCED", "NOT_REPRODUCED", "NO_COUNTERPART", "match", "verdict", "reproduce",
@@ -77,7 +78,8 @@ class Match:
             options = wanted if isinstance(wanted, tuple) else (wanted,)
             if not found or not any(_same(value, w) for w in options):
                 return False
-        return not any(_param(comp, key)[0] and _same(_param(comp, key)[1], v) for key, v in self.exclude)
+        excluded = ((_param(comp, key), v) for key, v in self.exclude)
+        return not any(found and _same(value, v) for (found, value), v in excluded)
 
     @property
     def text(self) -> str:
@@ -232,11 +234,6 @@ class Reproduction:
         return NOT_RUN if not verdicts else verdicts.pop() if len(verdicts) == 1 else "mixed"
 
 
-def _finite(cell: CellRecord, metric: str) -> float | None:
-    value = cell.metrics.get(metric)
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
 def _label(cell: CellRecord) -> str:
     return f"{cell.benchmark}: " + " · ".join(cell.component(k).instance for k in KINDS)
 
@@ -252,12 +249,10 @@ def verdict(h: Headline, value: Agg | None) -> tuple[str, float | None]:
     """The verdict on ``value`` (a done setup's mean, or mean paired difference) and the level gap."""
     if h.kind == "level" and h.published is None:
         return NO_COUNTERPART, None
+    gap = value.mean - h.published if value is not None and h.published is not None and h.kind == "level" else None
     if value is None or value.n < MIN_SEEDS:
-        gap = value.mean - h.published if value is not None and h.kind == "level" and h.published is not None else None
         return FEW_SEEDS, gap
-    if h.kind == "level":
-        assert h.published is not None
-        gap = value.mean - h.published
+    if gap is not None:
         return (REPRODUCED if abs(gap) <= h.tolerance else NOT_REPRODUCED), gap
     sd = value.std or 0.0
     signed = value.mean * h.expected_sign > 0
@@ -275,9 +270,9 @@ def _by_setup(cells: list[CellRecord]) -> list[list[CellRecord]]:
 def _level(h: Headline, cells: list[CellRecord]) -> list[Outcome]:
     out = []
     for members in _by_setup(cells):
-        value = aggregate(_finite(c, h.metric) for c in members)
+        value = aggregate(metric_value(c, h.metric) for c in members)
         v, gap = verdict(h, value)
-        extras = tuple((m, aggregate(_finite(c, m) for c in members)) for m in h.also)
+        extras = tuple((m, aggregate(metric_value(c, m) for c in members)) for m in h.also)
         out.append(Outcome(_label(members[0]), tuple(members), value, v, gap, extras=extras))
     return out
 
@@ -286,17 +281,16 @@ def _pairs(treated: list[CellRecord], others: list[CellRecord], vary: str) -> di
     """``treated`` paired with ``others`` of the same seed differing in ``vary`` only, per other setup."""
     index: dict[tuple[str, int], list[CellRecord]] = {}
     for c in others:
-        index.setdefault((c.key_without("seed", vary), c.seed), []).append(c)
+        index.setdefault(pair_key(c, vary), []).append(c)
     by_setup: dict[str, dict[int, tuple[CellRecord, CellRecord]]] = {}
     for t in sorted(treated, key=lambda c: c.id):
-        for b in sorted(index.get((t.key_without("seed", vary), t.seed), []), key=lambda c: c.id):
+        for b in sorted(index.get(pair_key(t, vary), []), key=lambda c: c.id):
             by_setup.setdefault(b.setup_hash, {})[t.seed] = (t, b)
     return {k: [v[s] for s in sorted(v)] for k, v in by_setup.items()}
 
 
 def _diff(pairs: list[tuple[CellRecord, CellRecord]], metric: str, base_metric: str) -> Agg | None:
-    values = [(_finite(t, metric), _finite(b, base_metric)) for t, b in pairs]
-    return aggregate(x - y for x, y in values if x is not None and y is not None)
+    return aggregate(difference(metric_value(t, metric), metric_value(b, base_metric)) for t, b in pairs)
 
 
 def _paired(h: Headline, protocol: Protocol, cells: list[CellRecord], pool: list[CellRecord]) -> list[Outcome]:
@@ -314,7 +308,8 @@ def _paired(h: Headline, protocol: Protocol, cells: list[CellRecord], pool: list
             out.append(Outcome(_label(members[0]), tuple(members), None, v, note=note))
         for pairs in by_base.values():
             value = _diff(pairs, h.metric, base_metric)
-            keep = [(t, b) for t, b in pairs if _finite(t, h.metric) is not None and _finite(b, base_metric) is not None]
+            keep = [(t, b) for t, b in pairs
+                    if math.isfinite(difference(metric_value(t, h.metric), metric_value(b, base_metric)) or math.nan)]
             extras = [(f"Δ {m} vs {pairs[0][1].component(h.vary).instance}", _diff(pairs, m, m)) for m in h.also]
             for label, ctrl in controls:
                 for ctrl_pairs in _pairs(members, ctrl, h.vary).values():
@@ -325,8 +320,8 @@ def _paired(h: Headline, protocol: Protocol, cells: list[CellRecord], pool: list
             out.append(Outcome(
                 _label(pairs[0][0]), tuple(t for t, _ in pairs), value, v,
                 baseline_label=pairs[0][1].component(h.vary).instance, baseline_cells=tuple(b for _, b in pairs),
-                before=aggregate(_finite(b, base_metric) for _, b in keep),
-                after=aggregate(_finite(t, h.metric) for t, _ in keep), extras=tuple(extras),
+                before=aggregate(metric_value(b, base_metric) for _, b in keep),
+                after=aggregate(metric_value(t, h.metric) for t, _ in keep), extras=tuple(extras),
             ))
     return out
 

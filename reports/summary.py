@@ -28,7 +28,8 @@ from .stats import Agg, aggregate, fmt
 GROUP_COLUMNS = ("benchmark", *KINDS, "k", "tuning", "setup", "n", "seeds")
 
 
-def _value(cell: CellRecord, metric: str) -> Any:
+def metric_value(cell: CellRecord, metric: str) -> Any:
+    """A cell's stored value of ``metric`` (``diag.<name>``: a diagnostic), or None."""
     if metric in cell.metrics:
         return cell.metrics[metric]
     return cell.diagnostics.get(metric.removeprefix("diag."))
@@ -54,7 +55,7 @@ def summarize(cells: Iterable[CellRecord], metrics: Sequence[str]) -> list[dict[
     for members in _done_groups(cells, metrics, lambda c: c.setup_hash).values():
         entry = _entry(members[0], sorted(c.seed for c in members))
         for m in metrics:
-            entry[m] = aggregate(_value(c, m) for c in members)
+            entry[m] = aggregate(metric_value(c, m) for c in members)
         out.append(entry)
     return out
 
@@ -83,7 +84,7 @@ def paired(cells: Iterable[CellRecord], metrics: Sequence[str], baseline: str) -
         raise RecsecError(f"--paired {baseline!r} {says} of the stored {field}s: {', '.join(base or stored)}")
     # The baseline cell of every (setup without FIELD, seed).
     base_cells = {
-        (c.key_without("seed", field), c.seed): c
+        pair_key(c, field): c
         for members in groups.values()
         for c in members
         if c.component(field).instance == base[0]
@@ -92,12 +93,12 @@ def paired(cells: Iterable[CellRecord], metrics: Sequence[str], baseline: str) -
     for members in groups.values():
         if members[0].component(field).instance == base[0]:
             continue
-        pairs = [(c, b) for c in members if (b := base_cells.get((c.key_without("seed", field), c.seed))) is not None]
+        pairs = [(c, b) for c in members if (b := base_cells.get(pair_key(c, field))) is not None]
         if not pairs:
             continue
         entry = _entry(members[0], sorted(c.seed for c, _ in pairs))
         for m in metrics:
-            entry[f"diff.{m}"] = aggregate(_difference(_value(c, m), _value(b, m)) for c, b in pairs)
+            entry[f"diff.{m}"] = aggregate(difference(metric_value(c, m), metric_value(b, m)) for c, b in pairs)
         out.append(entry)
     return out
 
@@ -115,7 +116,13 @@ def _agg_json(agg: Agg, interval: bool) -> dict[str, Any]:
     return out
 
 
-def _difference(value: Any, base: Any) -> float | None:
+def pair_key(cell: CellRecord, field: str) -> tuple[str, int]:
+    """What a cell shares with its partner when pairing by seed across ``field``: the rest of its identity and seed."""
+    return cell.key_without("seed", field), cell.seed
+
+
+def difference(value: Any, base: Any) -> float | None:
+    """``value - base`` when both are numbers, else None."""
     return float(value) - float(base) if is_number(value) and is_number(base) else None
 
 
