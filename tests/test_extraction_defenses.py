@@ -187,6 +187,25 @@ def test_the_swap_loss_reaches_the_targets_gradient(split):
     assert not torch.allclose(grads[0], grads[1])
 
 
+@pytest.mark.parametrize("cls", [BERT4Rec, SASRec])
+def test_gro_at_lam_zero_trains_the_target_as_the_full_swap_step_would(cls, split, monkeypatch):
+    """lam = 0 (the GRO-regime control) skips the student: without dropout (the student's would draw
+    from torch's global stream) the target ends bit-identical to a run that trains the student."""
+    import recsec.plugins.defenses._gro_train as gro_train
+
+    states, stats = [], []
+    for skip in (True, False):
+        monkeypatch.setattr(gro_train.GROTrainingNet, "skip_student_at_zero", skip)
+        rec = cls(**{**TINY, "dropout": 0.0, "attn_dropout": 0.0})
+        stats.append(GRO(k=10, lam=0.0).train_victim(rec, split, tiny_context()).stats)
+        states.append(rec.net.state_dict())
+    assert states[0].keys() == states[1].keys()
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    assert stats[0]["gro_overhead_s"] == 0 and "gro_swap_loss" not in stats[0]
+    assert stats[1]["gro_overhead_s"] > 0 and stats[1]["gro_swap_loss"] > 0
+    assert stats[0]["gro_target_loss"] == stats[1]["gro_target_loss"]
+
+
 def test_first_item_rows_add_to_the_swap_loss_and_are_still_counted_as_zero_gradient(split):
     from recsec.plugins.sequential.windows import build_windows
 

@@ -21,6 +21,14 @@ Per batch of real training windows:
    (negatives uniform outside c); g = dL_S/d(A s); the student takes a step.
 4. j* in closed form, L_swap on the target's scores of c and j*.
 
+With lam = 0 (the "GRO regime" control: the same warm start, batches, epochs
+and served epoch without the swap) steps 2-4 are skipped: L_swap would enter
+with weight 0, so the target's gradients are the same without the student, and
+the control costs what plain training costs. The target's trajectory is then
+bit-identical to a run that trains the student, except that the student's
+dropout no longer draws from torch's global stream (a test checks the identity
+without dropout).
+
 Shapes: B windows, L columns, P positions, D hidden, N items, k list length.
 """
 
@@ -58,8 +66,16 @@ def cloze_inputs(net: BERT4RecNet, tokens: torch.Tensor, g: torch.Generator) -> 
     return net.cloze_input(tokens, chosen, r, g), chosen
 
 
+#: What a GRO run sums over its steps (``stats`` turns them into means); "swap_steps" counts the steps with a swap.
+SUMS = ("target_loss", "student_loss", "swap_loss", "masked_rows", "rows", "steps", "swap_steps")
+
+
 class GROTrainingNet(SeqNet):
     """Wraps a target net for ``train_sequential``; the student lives outside the module tree."""
+
+    #: lam = 0 trains no student (its swap loss would have weight 0); tests turn this off to
+    #: check that the target trains the same either way.
+    skip_student_at_zero = True
 
     def __init__(self, target: TransformerNet, student: TransformerNet, student_opt: torch.optim.Optimizer, cfg: "Values",
                  generator: torch.Generator, clip_norm: float) -> None:
@@ -73,7 +89,7 @@ class GROTrainingNet(SeqNet):
         object.__setattr__(self, "student_opt", student_opt)
         self.cfg, self.gen, self.clip_norm = cfg, generator, clip_norm
         self.overhead_s = 0.0
-        self.sums = {"target_loss": 0.0, "student_loss": 0.0, "swap_loss": 0.0, "masked_rows": 0.0, "rows": 0.0, "steps": 0.0}
+        self.sums = dict.fromkeys(SUMS, 0.0)
 
     # -- resumable state: the student and its optimizer live outside state_dict() --------------------
     def training_state(self) -> dict[str, Any]:
@@ -84,7 +100,9 @@ class GROTrainingNet(SeqNet):
         self.student.load_state_dict(state["student"])
         self.student_opt.load_state_dict(state["student_opt"])
         self.gen.set_state(state["generator"])
-        self.sums, self.overhead_s = dict(state["sums"]), float(state["overhead_s"])
+        # a state saved before "swap_steps" existed ran a swap step on every step
+        self.sums = {"swap_steps": state["sums"]["steps"], **state["sums"]}
+        self.overhead_s = float(state["overhead_s"])
 
     # -- the target's own loss ---------------------------------------------------------------------
     def _target_part(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools):
@@ -140,6 +158,11 @@ class GROTrainingNet(SeqNet):
         if part is None:
             return None
         lt_sum, n_terms, inp, where, z = part
+        s = self.sums
+        s["target_loss"] += float(lt_sum.detach()) / n_terms
+        s["steps"] += 1
+        if self.cfg.lam == 0 and self.skip_student_at_zero:
+            return lt_sum, n_terms
         t0 = time.perf_counter()
         if self.cfg.max_positions > 0 and int(where.sum()) > self.cfg.max_positions:
             # a random subset of the positions, kept in the row-major order z came in
@@ -156,28 +179,26 @@ class GROTrainingNet(SeqNet):
         if z.is_cuda:
             torch.cuda.synchronize()
         self.overhead_s += time.perf_counter() - t0
-        s = self.sums
-        s["target_loss"] += float(lt_sum.detach()) / n_terms
         s["student_loss"] += ls
         s["swap_loss"] += float(lswap.detach())
         s["masked_rows"] += float(n_zero)  # masked under zero_rows="mask", first item swapped in otherwise
         s["rows"] += float(valid.numel())
-        s["steps"] += 1
+        s["swap_steps"] += 1
         return lt_sum + n_terms * self.cfg.lam * lswap, n_terms
 
     def score_last(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.target.score_last(tokens)
 
     def stats(self) -> dict[str, float]:
-        """Means over every step of the run (the ``victim.gro_*`` metrics)."""
-        s, n = self.sums, max(self.sums["steps"], 1.0)
-        return {
-            "gro_overhead_s": self.overhead_s,
-            "gro_target_loss": s["target_loss"] / n,
-            "gro_student_loss": s["student_loss"] / n,
-            "gro_swap_loss": s["swap_loss"] / n,
-            "gro_masked_rows": s["masked_rows"] / max(s["rows"], 1.0),
-        }
+        """Means over every step of the run (the ``victim.gro_*`` metrics); the student's and the
+        swap's only when a swap step ran (lam = 0 runs none)."""
+        s = self.sums
+        out = {"gro_overhead_s": self.overhead_s, "gro_target_loss": s["target_loss"] / max(s["steps"], 1.0)}
+        if s["swap_steps"]:
+            n = s["swap_steps"]
+            out.update(gro_student_loss=s["student_loss"] / n, gro_swap_loss=s["swap_loss"] / n,
+                       gro_masked_rows=s["masked_rows"] / max(s["rows"], 1.0))
+        return out
 
 
 def build_gro_net(rec: "SequentialRecommender", ctx: "RunContext", cfg: "Values") -> GROTrainingNet:

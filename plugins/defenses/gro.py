@@ -43,12 +43,17 @@ class GRO(Defense):
     zero-gradient rows, masked or not). ``warm_epochs`` > 0 first trains without GRO and
     then continues with it; a victim given ``checkpoint=`` (trained weights) is loaded and GRO
     continues from it, the reference code's Beauty recipe (``--use_pretrained``: 50 GRO epochs
-    at batch 16 from the trained victim). Answers are not changed. The training report's init seed is the student's (the reference code draws it first) or,
+    at batch 16 from the trained victim). ``lam=0`` is the "GRO regime" control (the same warm
+    start, batches, epochs and served epoch without the swap loss): it trains no student, so it
+    costs what plain training costs (``gro_overhead_s`` 0; no student or swap statistics).
+    Answers are not changed. The training report's init seed is the student's (the reference code draws it first) or,
     with ``warm_epochs``, the warm-up run's.
     """
 
     name = "gro"
-    version = "2"  # 2: the swap loss averages over every row, masked ones counting 0 (the paper's scale)
+    # 2: the swap loss averages over every row, masked ones counting 0 (the paper's scale);
+    # 3: lam = 0 trains no student (the target's dropout stream differs from version 2's)
+    version = "3"
     trains_victim = True
     params = {
         "lam": Param(0.001, help="weight of the swap loss (Beauty 0.001, ML-1M 0.1-1)", low=1e-4, high=1.0, log=True,
