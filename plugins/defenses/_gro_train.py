@@ -100,9 +100,9 @@ class GROTrainingNet(SeqNet):
         self.student.load_state_dict(state["student"])
         self.student_opt.load_state_dict(state["student_opt"])
         self.gen.set_state(state["generator"])
-        # a state saved before "swap_steps" existed ran a swap step on every step
-        self.sums = {"swap_steps": state["sums"]["steps"], **state["sums"]}
-        self.overhead_s = float(state["overhead_s"])
+        # no fallback for states without "swap_steps": they come from gro version 2, whose
+        # victims have another training key (the defense's version is part of it)
+        self.sums, self.overhead_s = dict(state["sums"]), float(state["overhead_s"])
 
     # -- the target's own loss ---------------------------------------------------------------------
     def _target_part(self, tokens: torch.Tensor, users: torch.Tensor, tools: TrainTools):
