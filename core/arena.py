@@ -22,6 +22,7 @@ from .blackbox import AccountKind, BlackBoxAPI
 from .context import AttackContext, RunContext
 from .data import EvalSet, Split
 from .errors import PluginOutputError, RecsecError, raised_in
+from .journal import AnswerJournal
 from .queries import Queries
 from .recommender import TrainReport
 from .streams import Streams
@@ -85,9 +86,10 @@ class Arena:
     def __init__(self, *, victim: "Recommender", recommender: "Recommender", split: Split, defense: "Defense",
                  streams: Streams, k: int, device: Any, report: TrainReport | None = None,
                  judge: JudgeSettings | None = None, log: Callable[[str], None] = lambda m: None,
-                 progress: bool = False, work_dir: Path | None = None) -> None:
+                 progress: bool = False, work_dir: Path | None = None, attack_dir: Path | None = None) -> None:
         self.victim, self.recommender, self.split, self.streams = victim, recommender, split, streams
         self.k, self.device, self.log, self.progress, self.work_dir = k, device, log, progress, work_dir
+        self.attack_dir = attack_dir
         self.report = report or TrainReport()
         self.judge = judge or JudgeSettings()
         self.defense = defense
@@ -151,10 +153,11 @@ class Arena:
         return s if s.k is not None else dataclasses.replace(s, k=self.k)
 
     def serve(self, kind: AccountKind, serving: Serving, *, defense: "Defense | None" = None,
-              rng: np.random.Generator | None = None, log_queries: bool = True) -> BlackBoxAPI:
+              rng: np.random.Generator | None = None, log_queries: bool = True,
+              journal: "AnswerJournal | None" = None) -> BlackBoxAPI:
         """A black box over the victim for accounts of ``kind``, through ``defense`` (none: undefended)."""
         return BlackBoxAPI(self.victim, serving, kind=kind, defense=defense, popular=self.split.train.popularity_ranking(),
-                           rng=rng, log_queries=log_queries)
+                           rng=rng, log_queries=log_queries, journal=journal)
 
     def reference_top10(self, queries: Queries) -> np.ndarray:
         """The undefended victim's top 10 (the judges' reference; never handed to an attack)."""
@@ -267,10 +270,12 @@ class Arena:
         serving = self.serving(attack)
         if budget is not None:
             serving = dataclasses.replace(serving, budget=min(budget, serving.budget or budget))
-        api = self.serve(AccountKind.ATTACKER, serving, defense=defense, rng=self.streams.rng("api"))
+        journal = AnswerJournal(self.attack_dir / "answers") if self.attack_dir is not None else None
+        api = self.serve(AccountKind.ATTACKER, serving, defense=defense, rng=self.streams.rng("api"), journal=journal)
         knowledge = self.grant(attack, serving, defense)
         ctx = AttackContext(seed=self.streams.seed_of("attack"), device=self.device, progress=self.progress,
-                            work_dir=self.work_dir, log=self.log, knowledge=knowledge)
+                            work_dir=self.attack_dir / "state" if self.attack_dir is not None else None,
+                            log=self.log, knowledge=knowledge)
         try:
             out = attack.run(api, ctx)
         except (KeyboardInterrupt, RecsecError):
@@ -279,6 +284,8 @@ class Arena:
             raise raised_in(who, exc) from exc
         if not isinstance(out, attack.output) or attack.output.threat == "":
             raise PluginOutputError(f"{who} must return a {attack.output.__name__} (recsec.outputs), got {type(out).__name__}")
+        if journal is not None and journal.replayed:
+            self.log(f"{attack.name}: {journal.replayed} of {api.queries_used} queries answered from the journal")
         metrics = judge_output(self, out, api, knowledge, defense, who)
         diagnostics = check_numbers(out.diagnostics, f"{who} diagnostics")
         return Verdict(metrics, {f"diag.{k}": v for k, v in diagnostics.items()}, dict(out.curves))

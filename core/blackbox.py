@@ -22,6 +22,7 @@ from .validation import check_flags, check_lists
 
 if TYPE_CHECKING:  # pragma: no cover
     from .defense import Defense
+    from .journal import AnswerJournal
     from .recommender import Recommender
     from .threat import Serving
 
@@ -81,11 +82,15 @@ class BlackBoxAPI:
         popular: item ids by popularity in the training data (for ``cold_start="popular"``).
         rng: the defense's random stream.
         log_queries: keep a QueryLog (histories and answers).
+        journal: where the victim's own lists are kept and replayed from (``recsec.journal``):
+            an interrupted attack rerun from the start costs no victim forward pass for the
+            batches it already sent; budget, defense and log work as without it.
     """
 
     def __init__(self, victim: "Recommender", serving: "Serving", *, kind: AccountKind = AccountKind.ATTACKER,
                  defense: "Defense | None" = None, popular: np.ndarray | None = None,
-                 rng: np.random.Generator | None = None, log_queries: bool = True) -> None:
+                 rng: np.random.Generator | None = None, log_queries: bool = True,
+                 journal: "AnswerJournal | None" = None) -> None:
         if serving.k is None:
             raise ValueError("BlackBoxAPI needs serving.k")
         if serving.cold_start == "popular" and popular is None:
@@ -104,6 +109,7 @@ class BlackBoxAPI:
         self.queries_used = 0  # every query this API answered (the budget counts them for the attacker)
         self.queries_by_account: dict[str, int] = {}
         self._rng = rng or np.random.default_rng(0)
+        self._journal = journal
 
     @property
     def serving(self) -> "Serving":
@@ -137,9 +143,7 @@ class BlackBoxAPI:
         idx = np.flatnonzero(personalised)
         if len(idx):
             sub = q if len(idx) == n else Queries([q.histories[i] for i in idx], q.user_ids()[idx])
-            lists = self._victim.topk(sub, self.k, exclude_history=self.exclude_history)
-            answers[idx] = check_lists(lists, sub, self.n_items, f"recommender {self._victim.name!r}: topk()",
-                                       k=self.k, exact=True, exclude_history=self.exclude_history)
+            answers[idx] = self._victim_lists(sub)
         flagged = np.zeros(n, dtype=bool)
         if self._defense is not None:
             who_d = f"defense {self._defense.name!r}: answer()"
@@ -153,6 +157,18 @@ class BlackBoxAPI:
             now = time.time()
             self.log.records.extend(QueryRecord(who, q.histories[i], answers[i], now, bool(flagged[i])) for i in range(n))
         return answers
+
+    def _victim_lists(self, q: Queries) -> np.ndarray:
+        """The victim's own top-k for ``q``: from the journal when this batch was answered before."""
+        lists = self._journal.get(q, self.k, self.exclude_history) if self._journal is not None else None
+        fresh = lists is None
+        if fresh:
+            lists = self._victim.topk(q, self.k, exclude_history=self.exclude_history)
+        lists = check_lists(lists, q, self.n_items, f"recommender {self._victim.name!r}: topk()",
+                            k=self.k, exact=True, exclude_history=self.exclude_history)
+        if fresh and self._journal is not None:
+            self._journal.put(q, self.k, self.exclude_history, lists)
+        return lists
 
     def _personalised(self, q: Queries) -> np.ndarray:
         if self.cold_start == "model":

@@ -92,6 +92,16 @@ class Cell:
         return self._victim_identity(ident)
 
     @property
+    def attack_key(self) -> str:
+        """The cell's key without the attack's stopping parameters: names the attack's folder
+        (its resumable state and the journal of the victim's answers), so raising a surrogate's
+        epoch or time limit in a spec continues a stored attack."""
+        config = self.config
+        config["attack"]["params"] = {k: v for k, v in config["attack"]["params"].items()
+                                      if not self.attack.params[k].stopping}
+        return stable_hash(config)
+
+    @property
     def label(self) -> str:
         return (
             f"{self.dataset.instance_name} / {self.recommender.instance_name} / "

@@ -58,6 +58,13 @@ class Workbench:
         victim whose epoch or time limit was raised continues from its state."""
         return self.artifacts_dir / "training" / cell.training_key[:24]
 
+    def attack_dir(self, cell: "Cell") -> Path:
+        """The attack's own folder for this cell (its resumable state and the journal of the
+        victim's answers, ``recsec.journal``), shared by cells that differ only in the attack's
+        stopping parameters, so a larger epoch or time limit continues the stored attack. Kept
+        after the cell is stored; deleting it costs only the head start of a rerun."""
+        return self.artifacts_dir / "attacks" / cell.attack_key[:24]
+
     def data(self, cell: "Cell") -> "Interactions":
         name = cell.dataset.instance_name
         if name not in self._data:
@@ -93,7 +100,7 @@ class Workbench:
         arena = Arena(victim=victim.model, recommender=cell.recommender, split=split, defense=fresh_copy(cell.defense),
                       streams=streams, k=cell.k, device=self.device, report=victim.report,
                       judge=cell.judge or JudgeSettings(), log=self.log, progress=self.progress,
-                      work_dir=self.training_dir(cell))
+                      work_dir=self.training_dir(cell), attack_dir=self.attack_dir(cell))
         timings["victim_train_s"], timings["victim_loaded"] = victim.train_seconds, float(victim.loaded)
         t = time.perf_counter()
         arena.prepare(arena.defense)

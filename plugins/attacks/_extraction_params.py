@@ -26,9 +26,10 @@ EXTRACTION_PARAMS: dict[str, Param] = {
                             "as the DFME/GRO reference code does, from the seed the victim's run drew its "
                             "first network under (reference: methods.md section 7)",
                             choices=SURROGATE_INITS, search=False),
-    "epochs": Param(30, "surrogate training epochs (upper bound; the DFME reference trains 1,000)", low=2, high=200, log=True, valid="[1, inf)"),
+    "epochs": Param(30, "surrogate training epochs (upper bound; the DFME reference trains 1,000)", low=2, high=200, log=True,
+                    valid="[1, inf)", stopping=True),
     "patience": Param(5, "stop after this many passes over the data (epochs / prefix_sample) without a better "
-                      "held-out Agr@10 (0 = never)", valid="[0, inf)"),
+                      "held-out Agr@10 (0 = never)", valid="[0, inf)", stopping=True),
     "lr": Param(1e-3, "AdamW learning rate", low=1e-4, high=1e-2, log=True, valid="(0, inf)"),
     "weight_decay": Param(0.01, "AdamW weight decay (not on biases / LayerNorm)", low=0.0, high=0.1, valid="[0, inf)"),
     "batch_size": Param(128, "labelled prefixes per step", choices=(32, 64, 128, 256, 512), valid="[1, inf)"),
@@ -49,7 +50,8 @@ EXTRACTION_PARAMS: dict[str, Param] = {
     "exclude_history": Param(True, "the black box drops the query's own items from its answers (recsec); false "
                              "serves them as the DFME reference does (generated sequences may then repeat items)",
                              search=False),
-    "time_limit_s": Param(0.0, "stop surrogate training after this many seconds (0 = no limit)", valid="[0, inf)"),
+    "time_limit_s": Param(0.0, "stop surrogate training after this many seconds of training, over every run of "
+                          "an interrupted cell (0 = no limit)", valid="[0, inf)", stopping=True),
 }
 
 #: The few-shot attack's own parameters (see ``_extraction_fewshot``).

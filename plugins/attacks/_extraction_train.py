@@ -19,20 +19,26 @@ Shapes: E prefixes in a batch, K list length, N items, D vector size.
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from recsec.metrics import agreement_at_k
+from recsec.params import Param
 from recsec.plugins.sequential.losses import mask_history, ranking_loss, repair_loss, sample_negatives
 from recsec.plugins.sequential.net import SeqNet
-from recsec.plugins.sequential.trainer import param_groups
+from recsec.plugins.sequential.resume import read_state, rng_states, set_rng_states, write_state
+from recsec.plugins.sequential.trainer import clip_gradients, param_groups
 
 from ._extraction_batches import examples, list_tokens, prefix_batches, prefix_tokens, sequence_batches, sequence_tokens
 from ._extraction_data import LabelledSet
-from ._extraction_params import SURROGATE_INITS
+from ._extraction_params import EXTRACTION_PARAMS, SURROGATE_INITS
+
+_SHAPING = Param(0)  # a parameter not declared here (few-shot's own) shapes the run
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsec.context import AttackContext
@@ -134,13 +140,30 @@ def holdout_agreement(net: SeqNet, data: LabelledSet, s: np.ndarray, t: np.ndarr
     return {"agr@1": agreement_at_k(ours, theirs, 1), f"agr@{k}": agreement_at_k(ours, theirs, k)}
 
 
+def surrogate_state_path(ctx: "AttackContext", cfg: "Values", data: LabelledSet, net: SeqNet) -> Path | None:
+    """Where the surrogate's per-epoch training state lives (``ctx.work_dir``, the attack's own
+    folder), keyed by the parameters that shape training (not the stopping ones: a rerun with a
+    larger epoch limit, patience or time limit continues the stored run), the surrogate's class
+    and the labelled data."""
+    if ctx.work_dir is None:
+        return None
+    h = hashlib.sha256(repr((type(net).__name__, ctx.seed, sorted((k, v) for k, v in cfg.items() if not EXTRACTION_PARAMS.get(k, _SHAPING).stopping),
+                             data.seqs.shape, data.lists.shape)).encode())
+    for arr in (data.seqs, data.lists, data.lengths):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return Path(ctx.work_dir) / f"surrogate-{h.hexdigest()[:16]}.pt"
+
+
 def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: np.ndarray, hold_idx: np.ndarray,
                     cfg: "Values", ctx: "AttackContext") -> tuple[dict[str, float], tuple[np.ndarray, np.ndarray],
                                                             list[dict[str, float]]]:
     """Train ``rec.net`` on the prefixes of ``train_idx``; keep the epoch with the best held-out Agr@10.
 
     ``cfg``: the attack's parameters. Returns training statistics, the held-out prefixes the
-    epoch was selected on (sequence and position indices) and one row per epoch.
+    epoch was selected on (sequence and position indices) and one row per epoch. With
+    ``ctx.work_dir`` the whole training state is written there after every epoch, and a rerun
+    on the same labelled data continues where it stopped, with the same result (the time limit
+    counts the seconds of every run).
     """
     net, device = rec.net, rec.device
     mode = resolve_mode(net, cfg.prefix_mode)
@@ -156,16 +179,30 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
     if len(hs) > cfg.holdout_max:
         pick = np.sort(ctx.rng("surrogate", "holdout").choice(len(hs), cfg.holdout_max, replace=False))
         hs, ht = hs[pick], ht[pick]
-    best = holdout_agreement(net, data, hs, ht, device)["agr@10"]
-    stats: dict[str, float] = {"holdout_agr@10_init": best, "train_prefixes": float(len(ex[0]))}
-    best_epoch, best_state, bad, loss_v = 0, copy.deepcopy(net.state_dict()), 0, float("nan")
+    path = surrogate_state_path(ctx, cfg, data, net)
+    st = read_state(path)
+    if st is None:
+        best = holdout_agreement(net, data, hs, ht, device)["agr@10"]
+        stats: dict[str, float] = {"holdout_agr@10_init": best, "train_prefixes": float(len(ex[0]))}
+        best_epoch, best_state, bad, loss_v, spent = 0, copy.deepcopy(net.state_dict()), 0, float("nan"), 0.0
+        curve: list[dict[str, float]] = []
+    else:
+        net.load_state_dict(st["net"])
+        opt.load_state_dict(st["opt"])
+        set_rng_states([gen], st["torch_rng"])
+        rng.bit_generator.state = st["numpy_rng"]
+        stats, curve, best_state = dict(st["stats"]), list(st["curve"]), st["best_state"]
+        best, best_epoch, bad, loss_v, spent = st["best"], st["best_epoch"], st["bad"], st["loss"], st["spent_s"]
+        ctx.log(f"surrogate: resuming after epoch {len(curve)} from {path}")
     # patience counts passes over the data: with prefix_sample < 1 an epoch sees only part of it
     scale = cfg.prefix_sample if mode == "separate" and cfg.prefix_sample < 1.0 else 1.0
     patience = int(np.ceil(cfg.patience / scale)) if cfg.patience > 0 else 0
-    t0 = time.perf_counter()
-    epoch = 0
-    curve: list[dict[str, float]] = []
-    for epoch in range(1, cfg.epochs + 1):
+    t0 = time.perf_counter() - spent
+    epoch = len(curve)
+    for epoch in range(len(curve) + 1, cfg.epochs + 1):
+        if (patience > 0 and bad >= patience) or (cfg.time_limit_s > 0 and time.perf_counter() - t0 > cfg.time_limit_s):
+            epoch -= 1
+            break
         net.train()
         if mode == "separate":
             idx = np.arange(len(ex[0]))
@@ -179,8 +216,7 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
             loss = _batch_loss(net, data, batch, mode, cfg, gen, device, ex)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if cfg.clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
+            clip_gradients(params, cfg.clip_norm)
             opt.step()
             total += loss.detach().float()  # no per-step device sync
             count += 1
@@ -193,10 +229,11 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
             best_state = copy.deepcopy(net.state_dict())
         else:
             bad += 1
-        if patience > 0 and bad >= patience:
-            break
-        if cfg.time_limit_s > 0 and time.perf_counter() - t0 > cfg.time_limit_s:
-            break
+        if path is not None:
+            write_state(path, {"net": net.state_dict(), "opt": opt.state_dict(), "torch_rng": rng_states([gen]),
+                               "numpy_rng": rng.bit_generator.state, "stats": stats, "curve": curve,
+                               "best_state": best_state, "best": best, "best_epoch": best_epoch, "bad": bad,
+                               "loss": loss_v, "spent_s": time.perf_counter() - t0})
     net.load_state_dict(best_state)
     net.eval()
     stats.update({"epochs": float(epoch), "best_epoch": float(best_epoch), "final_loss": loss_v,
