@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from recsec.plugins.sequential.net import SeqNet, TrainTools
-from recsec.plugins.sequential.trainer import param_groups, train_sequential
+from recsec.plugins.sequential.trainer import clip_gradients, param_groups, train_sequential
 from recsec.plugins.sequential.transformer import BERT4RecNet, SASRecNet, TransformerNet
 from recsec.plugins.sequential.windows import trim_left
 
@@ -78,7 +78,7 @@ class GROTrainingNet(SeqNet):
     skip_student_at_zero = True
 
     def __init__(self, target: TransformerNet, student: TransformerNet, student_opt: torch.optim.Optimizer, cfg: "Values",
-                 generator: torch.Generator, clip_norm: float) -> None:
+                 generator: torch.Generator, clip_norm: float, clip_mode: str = "global") -> None:
         super().__init__()
         if not isinstance(target, (BERT4RecNet, SASRecNet)):
             raise TypeError(f"GRO supports BERT4Rec and SASRec targets, not {type(target).__name__}")
@@ -87,7 +87,7 @@ class GROTrainingNet(SeqNet):
         # object.__setattr__: not registered as a submodule (no optimizer, no state_dict, no .train()).
         object.__setattr__(self, "student", student)
         object.__setattr__(self, "student_opt", student_opt)
-        self.cfg, self.gen, self.clip_norm = cfg, generator, clip_norm
+        self.cfg, self.gen, self.clip_norm, self.clip_mode = cfg, generator, clip_norm, clip_mode
         self.overhead_s = 0.0
         self.sums = dict.fromkeys(SUMS, 0.0)
 
@@ -145,8 +145,7 @@ class GROTrainingNet(SeqNet):
         with torch.no_grad():
             s_full = student.full_scores(z_s.detach())  # (P, N), the scores L_S saw
             j_star, valid = closed_form_swap(g, s_full, self.cfg.zero_rows)
-        if self.clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_([p for grp in self.student_opt.param_groups for p in grp["params"]], self.clip_norm)
+        clip_gradients([p for grp in self.student_opt.param_groups for p in grp["params"]], self.clip_norm, self.clip_mode)
         self.student_opt.step()
         return j_star, valid, float(ls.detach()), int((g == 0).sum())
 
@@ -220,7 +219,7 @@ def build_gro_net(rec: "SequentialRecommender", ctx: "RunContext", cfg: "Values"
     opt = torch.optim.AdamW(param_groups(student, p.weight_decay, p.decay_embeddings), lr=cfg.student_lr)
     gen = torch.Generator(device=device)
     gen.manual_seed(ctx.seed_for("gro", "negatives"))
-    return GROTrainingNet(target, student, opt, cfg, gen, p.clip_norm)
+    return GROTrainingNet(target, student, opt, cfg, gen, p.clip_norm, p.clip_mode)
 
 
 def train_gro(rec: "SequentialRecommender", split: "Split", ctx: "RunContext", cfg: "Values") -> dict[str, Any]:

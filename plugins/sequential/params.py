@@ -3,7 +3,7 @@
 Reference configuration (methods.md section 2, DFME, Yue et al., RecSys 2021):
 hidden 64, 2 blocks, 2 heads, AdamW (lr 1e-3, weight decay 0.01, not on biases
 or LayerNorm), batch 128, gradient norm clipped to 5 (here: the global norm,
-the reference clips each tensor separately), model selection by validation
+the reference clips each tensor separately: ``clip_mode="per_tensor"``), model selection by validation
 NDCG@10. Published per-dataset values (dropout / attention dropout / mask prob
 / max predictions / max_len):
 
@@ -34,7 +34,10 @@ COMMON_PARAMS: dict[str, Param] = {
     "weight_decay": Param(0.01, "AdamW weight decay (never on biases / LayerNorm)", low=0.0, high=0.1, valid="[0, inf)"),
     "decay_embeddings": Param(True, "apply weight decay to embedding tables (the DFME reference does)"),
     "batch_size": Param(128, "training sequences per step", low=16, high=1024, log=True, valid="[1, inf)"),
-    "clip_norm": Param(5.0, "clip the global gradient norm to this (0 = off)", valid="[0, inf)"),
+    "clip_norm": Param(5.0, "clip the gradient norm to this (0 = off)", valid="[0, inf)"),
+    "clip_mode": Param("global", "clip_norm bounds the norm of all gradients together (global, recsec) or of each "
+                       "parameter tensor on its own (per_tensor, the DFME/GRO reference code)",
+                       choices=("global", "per_tensor"), search=False),
     "max_epochs": Param(200, "upper bound on training epochs", stopping=True, valid="[0, inf)"),
     "patience": Param(20, "stop after this many epochs without a better validation NDCG@10 (0 = never)", stopping=True, valid="[0, inf)"),
     "time_limit_s": Param(0.0, "stop after the epoch that passes this many seconds of training + validation "
@@ -43,7 +46,8 @@ COMMON_PARAMS: dict[str, Param] = {
     "bucket_by_length": Param(True, "batch training windows of similar length together (shuffled buckets): much less padding"),
     "valid_mode": Param("sampled", "validation ranking for early stopping", choices=("sampled", "full")),
     "restore": Param("best", "weights served after training: the best validation epoch's (recsec), or the last "
-                     "epoch's (the GRO reference code serves its last epoch)", choices=("best", "last"), search=False),
+                     "epoch's (the GRO reference code serves its last epoch)", choices=("best", "last"), search=False,
+                     stopping=True),
     "checkpoint": Param("", "start from these weights (a file written by save(), e.g. seq_check.py --save) "
                         "instead of training: a victim trained once, elsewhere, serves a spec; relative to the "
                         "working directory. The path, not the file's content, is part of the cache key"),

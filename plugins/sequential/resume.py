@@ -12,6 +12,7 @@ trajectory earlier (``trajectory_length``) trains from scratch instead.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,3 +81,21 @@ def set_rng_states(gens: list[torch.Generator], states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def read_state(path: Path | None) -> dict[str, Any] | None:
+    """A state written by ``write_state``, or None when there is none. Loaded with
+    ``weights_only=True`` (tensors, numbers, strings and containers only): a state file is
+    data, and whoever can write the artifacts folder must not run code in the worker."""
+    if path is None or not path.exists():
+        return None
+    # On the CPU first: generator states must stay CPU byte tensors; load_state_dict copies to the device.
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` atomically (a temporary file per process, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")  # never shared between processes
+    torch.save(state, tmp)
+    tmp.replace(path)

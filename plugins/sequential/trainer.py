@@ -2,7 +2,7 @@
 
 AdamW (no weight decay on biases and LayerNorm; on embeddings when
 ``decay_embeddings``), length-bucketed batches (``batch_order``), global
-gradient-norm clipping, optional mixed precision
+gradient-norm clipping (or per tensor, ``clip_mode``), optional mixed precision
 on CUDA, validation NDCG@10 after every epoch, early stopping with
 ``patience`` and restoration of the best weights. Every random source (weight
 init, dropout, batch order, negatives, cloze masks) derives from the
@@ -15,7 +15,6 @@ every epoch and a killed run resumes where it stopped (see ``resume``).
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,7 @@ from recsec.evaluation import EVAL_SEED, sample_negatives, target_ranks, user_it
 from recsec.metrics import ranking_metrics
 
 from .net import SeqNet, TrainTools
-from .resume import resume_path, rng_states, set_rng_states, stop_reason, trajectory_length
+from .resume import read_state, resume_path, rng_states, set_rng_states, stop_reason, trajectory_length, write_state
 from .sampling import NegativeSampler, user_item_keys
 from .windows import build_windows
 
@@ -52,6 +51,20 @@ def param_groups(net: nn.Module, weight_decay: float, decay_embeddings: bool) ->
             else:
                 decay.append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def clip_gradients(params: list[torch.Tensor], max_norm: float, mode: str = "global") -> None:
+    """Clip the gradients of ``params`` to ``max_norm`` (0: no clipping): their joint norm (``global``)
+    or each tensor's own norm (``per_tensor``, as the DFME and GRO reference code clips, one
+    ``clip_grad_norm_`` call per parameter)."""
+    if max_norm <= 0:
+        return
+    if mode == "per_tensor":
+        for q in params:
+            if q.grad is not None:
+                torch.nn.utils.clip_grad_norm_([q], max_norm)
+    else:
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
 
 
 def batch_order(lengths: np.ndarray, batch_size: int, generator: torch.Generator, bucket: bool) -> list[torch.Tensor]:
@@ -141,8 +154,7 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
     train_s = valid_s = 0.0
     first, timed_out = 1, False
     resume = resume_path(rec, split, ctx)
-    # On the CPU first: generator states must stay CPU byte tensors; load_state_dict copies to the device.
-    st = torch.load(resume, map_location="cpu", weights_only=False) if resume is not None and resume.exists() else None
+    st = read_state(resume)
     if st is not None and trajectory_length(st["history"], p) < len(st["history"]):
         ctx.log(f"{rec.name}: the stored training ran past this run's stopping rules; training from scratch")
         st = None
@@ -191,8 +203,7 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
                     scaler.unscale_(opt)
                 else:
                     loss.backward()
-                if p.clip_norm > 0:
-                    torch.nn.utils.clip_grad_norm_(params, p.clip_norm)
+                clip_gradients(params, p.clip_norm, p.clip_mode)
                 if scaler is not None:
                     scaler.step(opt)
                     scaler.update()
@@ -224,14 +235,11 @@ def train_sequential(rec: "SequentialRecommender", split: "Split", ctx: "RunCont
         ctx.log(f"{rec.name} epoch {epoch}: loss {mean_loss:.4f}{val_txt} ({t1 - t0:.1f}s train)")
         epochs.set_postfix(loss=f"{mean_loss:.4f}", val=f"{row.get('valid_ndcg@10', float('nan')):.4f}")
         if resume is not None:
-            resume.parent.mkdir(parents=True, exist_ok=True)
-            tmp = resume.with_name(f"{resume.stem}.{os.getpid()}.tmp")  # never shared between processes
-            torch.save({"net": net.state_dict(), "net_extra": net.training_state(), "opt": opt.state_dict(),
-                        "scaler": scaler.state_dict() if scaler is not None else None,
-                        "rng": rng_states([gen, order_gen]), "best": best, "best_epoch": best_epoch,
-                        "best_state": best_state, "bad": bad, "history": history, "terms_seen": terms_seen,
-                        "steps_seen": steps_seen, "train_s": train_s, "valid_s": valid_s}, tmp)
-            tmp.replace(resume)
+            write_state(resume, {"net": net.state_dict(), "net_extra": net.training_state(), "opt": opt.state_dict(),
+                                 "scaler": scaler.state_dict() if scaler is not None else None,
+                                 "rng": rng_states([gen, order_gen]), "best": best, "best_epoch": best_epoch,
+                                 "best_state": best_state, "bad": bad, "history": history, "terms_seen": terms_seen,
+                                 "steps_seen": steps_seen, "train_s": train_s, "valid_s": valid_s})
     epochs.close()
     rec.train_history = history
     if best_state is not None and p.restore == "best":
