@@ -39,7 +39,8 @@ class Param:
             keeps its choices for validation and can still be named in
             ``[tune] params``.
         stopping: the parameter only decides when training stops (an epoch cap,
-            patience, a time limit), not what a training step does: it stays in
+            patience, a time limit) or which of its epochs is served (the best or
+            the last), not what a training step does: it stays in
             the result's identity but not in the key of resumable training
             state, so a stopped run continues when rerun with a larger value.
         valid: the values that make sense at all, as an interval such as
@@ -192,8 +193,41 @@ def format_value(v: Any) -> str:
     if isinstance(v, float):
         return repr(v)
     if isinstance(v, str):
-        return v
+        # Bare where it reads back as the same string; quoted where it would read back as
+        # something else (``nan``, ``2024``, ``true``) or would split the name (``,`` ``]``).
+        plain = v == v.strip() and not any(c in v for c in ',"\'') and parse_value(v) == v and _balanced(v)
+        return v if plain else json.dumps(v)
     return json.dumps(v, sort_keys=True)
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for c in text:
+        depth += {"[": 1, "]": -1}.get(c, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def split_top_level(text: str) -> list[str]:
+    """``a=1,b=x[c=2,d=3],e="p,q"`` -> the three assignments: commas inside brackets or quotes
+    do not split (a surrogate named with its own parameters, a quoted string)."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, c in enumerate(text):
+        if quote:
+            if c == quote and text[i - 1] != "\\":
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
 
 
 def instance_name(name: str, values: dict[str, Any]) -> str:
@@ -234,7 +268,7 @@ def parse_instance_name(text: str) -> tuple[str, dict[str, Any]]:
         raise ParameterError(f"{text!r}: expected name[key=value,...]")
     name, inner = text[:-1].split("[", 1)
     values: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in inner.split(","))):
+    for part in split_top_level(inner):
         if "=" not in part:
             raise ParameterError(f"{text!r}: {part!r} is not key=value")
         k, v = (s.strip() for s in part.split("=", 1))
