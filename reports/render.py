@@ -33,6 +33,7 @@ from .downloads import site_files
 from .model import Site, build_site, cell_href
 from .provenance import spec_file
 from .reproductions import VERDICT_RULE
+from .verdicts import verdict_class
 from .stats import Agg, fmt
 
 __all__ = ["render_site", "environment", "ASSETS"]
@@ -96,7 +97,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         fmt=fmt, pretty_json=_json, compact_json=_json_compact, when=_when, sort_value=_sort_value, last_line=_last_line, percent=_percent
     )
-    env.globals.update(describe=_describe, spec_of=spec_file)
+    env.globals.update(describe=_describe, spec_of=spec_file, verdict_class=verdict_class)
     return env
 
 

@@ -27,34 +27,15 @@ from typing import Any, Iterable, Mapping
 
 from recsec.results import KINDS, CellRecord, ComponentRecord
 
-from .stats import Agg, aggregate
+from .stats import Agg, aggregate, fmt
 from .summary import difference, metric_value, pair_key
+from .verdicts import (NO_COUNTERPART, NOT_RUN, RULE, Judgement, judge_cost, judge_effect, judge_level)
 
 __all__ = ["Match", "Protocol", "StandIn", "Headline", "Outcome", "Reproduction", "VERDICT_RULE",
-           "NOT_RUN", "FEW_SEEDS", "REPRODUCED", "NOT_REPRODUCED", "NO_COUNTERPART", "match", "verdict", "reproduce",
-           "build_reproductions"]
+           "match", "verdict", "reproduce", "build_reproductions"]
 
-NOT_RUN = "not yet run"
-FEW_SEEDS = "fewer than 3 seeds"
-REPRODUCED = "reproduced"
-NOT_REPRODUCED = "not reproduced"
-NO_COUNTERPART = "no counterpart"
-#: Seeds a verdict needs.
-MIN_SEEDS = 3
-
-#: The rule as the page states it (one item per step, applied in order).
-VERDICT_RULE: tuple[str, ...] = (
-    "Only done cells count; failed, skipped, pending and running cells never do.",
-    f"No done cell on the headline's protocol: “{NOT_RUN}” (the command runs it).",
-    f"A claim without a published number to compare (another domain): “{NO_COUNTERPART}”; recsec's number is shown.",
-    f"Fewer than {MIN_SEEDS} seeds with a finite value (paired: seeds done on both sides): “{FEW_SEEDS}”.",
-    f"Level claims: “{REPRODUCED}” when |mean − published| ≤ the tolerance (0.03 unless stated), "
-    f"else “{NOT_REPRODUCED}” with the signed gap (mean − published).",
-    f"Paired claims (a difference between two rows, seed by seed): “{REPRODUCED}” when the mean difference has the "
-    f"published sign and |mean| ≥ 2·sd/√n, else “{NOT_REPRODUCED}”.",
-    "Spread: the sample standard deviation over seeds (n shown). Stand-in rows use a different protocol: "
-    "their numbers are shown apart and never give the verdict.",
-)
+#: The rule as the page states it (``recsec.reports.verdicts`` applies it).
+VERDICT_RULE = RULE
 
 
 @dataclass(frozen=True)
@@ -148,11 +129,15 @@ class Headline:
     """A published claim and the protocol recsec reproduces it on.
 
     ``kind``: ``level`` compares the mean of ``metric`` with ``published`` within
-    ``tolerance``; ``paired`` compares, seed by seed, ``metric`` of the protocol's cells
-    with ``baseline_metric`` (default ``metric``) of the cells whose ``vary`` component
-    matches ``baseline`` instead, everything else equal; ``sign`` (default: the sign of
-    ``published``) is the direction the paper reports. ``controls``: further rows the
-    difference is shown against (not the verdict); ``also``: metrics shown beside.
+    ``tolerance``; ``paired`` (an effect) compares, seed by seed, ``metric`` of the
+    protocol's cells with ``baseline_metric`` (default ``metric``) of the cells whose
+    ``vary`` component matches ``baseline`` instead, everything else equal, against the
+    published difference and the margin δ (``margin``, in the metric's units); ``sign``
+    (default: the sign of ``published``) is the direction the paper reports. ``cost``
+    pairs the same way but judges the relative loss 1 − this / baseline against
+    ``bound`` (``bounds`` adds other published bounds, shown beside). ``controls``:
+    further rows the difference is shown against (not the verdict); ``also``: metrics
+    shown beside. See ``recsec.reports.verdicts`` for the rule.
     """
 
     id: str
@@ -168,15 +153,28 @@ class Headline:
     baseline: Match | None = None
     baseline_metric: str = ""
     sign: int = 0
+    margin: float = 0.0
+    bound: float | None = None
+    bounds: tuple[tuple[str, float], ...] = ()
     controls: tuple[tuple[str, Match], ...] = ()
     also: tuple[str, ...] = ()
     stand_ins: tuple[StandIn, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.kind not in ("level", "paired"):
-            raise ValueError(f"{self.id}: kind must be 'level' or 'paired', not {self.kind!r}")
-        if self.kind == "paired" and (self.vary not in KINDS or self.baseline is None or not self.expected_sign):
-            raise ValueError(f"{self.id}: a paired headline needs vary, baseline and a published sign")
+        if self.kind not in ("level", "paired", "cost"):
+            raise ValueError(f"{self.id}: kind must be 'level', 'paired' or 'cost', not {self.kind!r}")
+        if self.kind in ("paired", "cost") and (self.vary not in KINDS or self.baseline is None):
+            raise ValueError(f"{self.id}: a {self.kind} headline needs vary and baseline")
+        if self.kind == "paired" and (not self.expected_sign or not self.margin > 0):
+            raise ValueError(f"{self.id}: a paired headline needs a published sign and a margin > 0")
+        if self.kind == "paired" and self.published is not None and not self.margin < abs(self.published):
+            raise ValueError(f"{self.id}: the margin δ must be smaller than the published difference")
+        if self.kind == "cost" and self.bound is None:
+            raise ValueError(f"{self.id}: a cost headline needs its published bound")
+
+    @property
+    def pairs(self) -> bool:
+        return self.kind in ("paired", "cost")
 
     @property
     def expected_sign(self) -> int:
@@ -186,11 +184,22 @@ class Headline:
 
     @property
     def published_text(self) -> str:
+        if self.kind == "cost":
+            return f"relative cost ≤ {self.bound:.1%}"
         if self.published is None:
             if self.kind == "paired":
                 return "positive difference" if self.expected_sign > 0 else "negative difference"
             return "no published counterpart"
         return f"{self.published:+g}" if self.kind == "paired" else f"{self.published:g}"
+
+    @property
+    def decision_text(self) -> str:
+        """What decides, in words: the tolerance, the margin and direction, or the bounds."""
+        if self.kind == "level":
+            return "" if self.published is None else f"tolerance ± {fmt(self.tolerance)}"
+        if self.kind == "paired":
+            return f"direction: {'rise' if self.expected_sign > 0 else 'fall'}; margin δ = {fmt(self.margin)}"
+        return "; ".join(f"{label}: {value:.1%}" for label, value in self.bounds)
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -204,7 +213,7 @@ class Outcome:
     label: str
     cells: tuple[CellRecord, ...]
     value: Agg | None
-    verdict: str
+    judgement: Judgement
     gap: float | None = None
     baseline_label: str = ""
     baseline_cells: tuple[CellRecord, ...] = ()
@@ -216,6 +225,10 @@ class Outcome:
     @property
     def n(self) -> int:
         return self.value.n if self.value is not None else 0
+
+    @property
+    def verdict(self) -> str:
+        return self.judgement.verdict
 
 
 @dataclass(frozen=True)
@@ -245,18 +258,19 @@ def _latest_per_seed(cells: Iterable[CellRecord]) -> list[CellRecord]:
     return [by_seed[s] for s in sorted(by_seed)]
 
 
-def verdict(h: Headline, value: Agg | None) -> tuple[str, float | None]:
-    """The verdict on ``value`` (a done setup's mean, or mean paired difference) and the level gap."""
+def verdict(h: Headline, value: Agg | None) -> tuple[Judgement, float | None]:
+    """The judgement on ``value`` (a setup's mean; paired: the mean difference; cost: the mean
+    relative cost, seed by seed) and, for a level claim, the gap mean − published."""
     if h.kind == "level" and h.published is None:
-        return NO_COUNTERPART, None
-    gap = value.mean - h.published if value is not None and h.published is not None and h.kind == "level" else None
-    if value is None or value.n < MIN_SEEDS:
-        return FEW_SEEDS, gap
-    if gap is not None:
-        return (REPRODUCED if abs(gap) <= h.tolerance else NOT_REPRODUCED), gap
-    sd = value.std or 0.0
-    signed = value.mean * h.expected_sign > 0
-    return (REPRODUCED if signed and abs(value.mean) >= 2 * sd / math.sqrt(value.n) else NOT_REPRODUCED), None
+        return Judgement(NO_COUNTERPART), None
+    if h.kind == "level":
+        assert h.published is not None
+        gap = value.mean - h.published if value is not None else None
+        return judge_level(value, h.published, h.tolerance), gap
+    if h.kind == "cost":
+        assert h.bound is not None
+        return judge_cost(value, h.bound), None
+    return judge_effect(value, h.published, h.expected_sign, h.margin), None
 
 
 def _by_setup(cells: list[CellRecord]) -> list[list[CellRecord]]:
@@ -271,9 +285,9 @@ def _level(h: Headline, cells: list[CellRecord]) -> list[Outcome]:
     out = []
     for members in _by_setup(cells):
         value = aggregate(metric_value(c, h.metric) for c in members)
-        v, gap = verdict(h, value)
+        j, gap = verdict(h, value)
         extras = tuple((m, aggregate(metric_value(c, m) for c in members)) for m in h.also)
-        out.append(Outcome(_label(members[0]), tuple(members), value, v, gap, extras=extras))
+        out.append(Outcome(_label(members[0]), tuple(members), value, j, gap, extras=extras))
     return out
 
 
@@ -289,8 +303,15 @@ def _pairs(treated: list[CellRecord], others: list[CellRecord], vary: str) -> di
     return {k: [v[s] for s in sorted(v)] for k, v in by_setup.items()}
 
 
-def _diff(pairs: list[tuple[CellRecord, CellRecord]], metric: str, base_metric: str) -> Agg | None:
-    return aggregate(difference(metric_value(t, metric), metric_value(b, base_metric)) for t, b in pairs)
+def relative_cost(value: Any, base: Any) -> float | None:
+    """1 − value / base (the share of ``base`` lost) when both are numbers and base is not 0."""
+    d = difference(value, base)
+    return None if d is None or float(base) == 0 else -d / float(base)
+
+
+def _diff(pairs: list[tuple[CellRecord, CellRecord]], metric: str, base_metric: str, relative: bool = False) -> Agg | None:
+    of = relative_cost if relative else difference
+    return aggregate(of(metric_value(t, metric), metric_value(b, base_metric)) for t, b in pairs)
 
 
 def _paired(h: Headline, protocol: Protocol, cells: list[CellRecord], pool: list[CellRecord]) -> list[Outcome]:
@@ -303,22 +324,23 @@ def _paired(h: Headline, protocol: Protocol, cells: list[CellRecord], pool: list
     for members in _by_setup(cells):
         by_base = _pairs(members, bases, h.vary)
         if not by_base:
-            v, _ = verdict(h, None)
+            j, _ = verdict(h, None)
             note = f"no done {h.vary} {h.baseline.text} row with the same seeds and everything else equal"
-            out.append(Outcome(_label(members[0]), tuple(members), None, v, note=note))
+            out.append(Outcome(_label(members[0]), tuple(members), None, j, note=note))
         for pairs in by_base.values():
-            value = _diff(pairs, h.metric, base_metric)
+            value = _diff(pairs, h.metric, base_metric, relative=h.kind == "cost")
             keep = [(t, b) for t, b in pairs
                     if math.isfinite(difference(metric_value(t, h.metric), metric_value(b, base_metric)) or math.nan)]
             extras = [(f"Δ {m} vs {pairs[0][1].component(h.vary).instance}", _diff(pairs, m, m)) for m in h.also]
             for label, ctrl in controls:
                 for ctrl_pairs in _pairs(members, ctrl, h.vary).values():
                     name = ctrl_pairs[0][1].component(h.vary).instance
-                    extras.append((f"Δ {h.metric} vs {label} ({name})", _diff(ctrl_pairs, h.metric, h.metric)))
+                    extras.append((f"{'relative cost' if h.kind == 'cost' else 'Δ'} {h.metric} vs {label} ({name})",
+                                   _diff(ctrl_pairs, h.metric, h.metric, relative=h.kind == "cost")))
                     extras += [(f"Δ {m} vs {label} ({name})", _diff(ctrl_pairs, m, m)) for m in h.also]
-            v, _ = verdict(h, value)
+            j, _ = verdict(h, value)
             out.append(Outcome(
-                _label(pairs[0][0]), tuple(t for t, _ in pairs), value, v,
+                _label(pairs[0][0]), tuple(t for t, _ in pairs), value, j,
                 baseline_label=pairs[0][1].component(h.vary).instance, baseline_cells=tuple(b for _, b in pairs),
                 before=aggregate(metric_value(b, base_metric) for _, b in keep),
                 after=aggregate(metric_value(t, h.metric) for t, _ in keep), extras=tuple(extras),
@@ -328,7 +350,7 @@ def _paired(h: Headline, protocol: Protocol, cells: list[CellRecord], pool: list
 
 def _outcomes(h: Headline, protocol: Protocol, done: list[CellRecord], exclude: Protocol | None = None) -> list[Outcome]:
     cells = [c for c in done if protocol.matches(c) and not (exclude is not None and exclude.matches(c))]
-    found = _paired(h, protocol, cells, done) if h.kind == "paired" else _level(h, cells)
+    found = _paired(h, protocol, cells, done) if h.pairs else _level(h, cells)
     return sorted(found, key=lambda o: o.label)
 
 
