@@ -96,6 +96,12 @@ def test_repair_loss_exact_value():
     assert repair_loss(full, victim, 0.5).item() == pytest.approx(2.0)
     agree = torch.tensor([[1, 2]])  # items 0, 1: nothing to repair
     assert repair_loss(full, agree, 0.5).item() == pytest.approx(0.0)
+    # a history item the service returned (no history exclusion) is masked for the surrogate: it cannot
+    # be ranked, so it is not "missing" (it used to add max(0, 4 + 1e9 + 0.5) / K)
+    from recsec.plugins.sequential.losses import mask_history
+
+    masked = mask_history(full, torch.tensor([[3 + 1]]))  # item 3 is in the prefix's history
+    assert repair_loss(masked, victim, 0.5).item() == pytest.approx(1.5 / 2)
 
 
 def test_negatives_never_in_list_history_or_padding():

@@ -357,6 +357,9 @@ def test_the_judge_cuts_the_attackers_log_into_sequences_and_accounts():
     seqs = query_sequences([np.array(h) for h in hist])
     assert seqs == [[0, 2, 4], [1, 3], [5], [6]]  # [1, 2, 9] extends no open sequence ([1, 2] was extended)
     assert pack(seqs, 2) == [[0, 2, 4], [1, 3], [5, 6]]
+    # two sequences that share their first items (sent in one batch) each keep their own queries
+    shared = [[5], [5], [6], [5, 1], [5, 2], [6, 3], [5, 1, 4], [5, 2, 4]]
+    assert query_sequences([np.array(h) for h in shared]) == [[0, 3, 6], [1, 4, 7], [2, 5]]
     assert pack(seqs, 0) == seqs and pack(seqs, 100) == [[0, 2, 4, 1, 3, 5, 6]]
     assert [len(p) for p in prefix_session(np.arange(6), 3)] == [4, 5, 6]
     assert [p.tolist() for p in prefix_session(np.arange(3), 0)] == [[0], [0, 1], [0, 1, 2]]

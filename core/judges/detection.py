@@ -21,6 +21,7 @@ Shapes: Q queries, A accounts.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,17 +38,23 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def query_sequences(histories: list[np.ndarray]) -> list[list[int]]:
     """Indices of ``histories`` grouped into sequences: a query whose history minus its last item
-    is the latest query of an open sequence extends it; any other query starts a new one."""
-    open_end: dict[bytes, int] = {}  # the last query of each sequence -> its sequence
+    is the latest query of an open sequence extends it; any other query starts a new one.
+
+    Several open sequences can end in the same query (DFME's sequences that drew the same first
+    items, answered in one batch): each keeps its place in a first-in, first-out queue, so the
+    next batch's extensions go to them in the order they were sent and none is cut in two."""
+    open_ends: dict[bytes, deque[int]] = {}  # the last query of each open sequence -> those sequences
     seqs: list[list[int]] = []
     for i, h in enumerate(histories):
         h = np.asarray(h, dtype=np.int64)
-        sid = open_end.pop(h[:-1].tobytes(), None) if len(h) > 1 else None
-        if sid is None:
+        waiting = open_ends.get(h[:-1].tobytes()) if len(h) > 1 else None
+        if waiting:
+            sid = waiting.popleft()
+        else:
             sid = len(seqs)
             seqs.append([])
         seqs[sid].append(i)
-        open_end[h.tobytes()] = sid
+        open_ends.setdefault(h.tobytes(), deque()).append(sid)
     return seqs
 
 

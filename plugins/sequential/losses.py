@@ -117,11 +117,15 @@ def repair_loss(full: torch.Tensor, list_tokens: torch.Tensor, margin: float = 0
     K = list_tokens.size(1)
     top_val, top_idx = full.topk(K, dim=1)  # surrogate top-K, (P, K)
     tau = top_val[:, -1:].detach()
+    # a row whose K-th score is masked has fewer than K rankable items: no threshold to repair around
+    ranked = tau > MASKED / 2
     victim_sorted = list_tokens.sort(dim=1).values
-    extra = ~_member(victim_sorted, top_idx + 1) & (top_val > MASKED / 2)  # surrogate top-K not returned
+    extra = ~_member(victim_sorted, top_idx + 1) & (top_val > MASKED / 2) & ranked  # surrogate top-K not returned
     down = (F.relu(top_val - tau + margin) * extra).sum(1)
-    listed = list_tokens > 0
-    missing = listed & ~_member((top_idx + 1).sort(dim=1).values, list_tokens)
     s_list = full.gather(1, (list_tokens - 1).clamp(min=0))
+    # listed history items (a service that does not exclude history returns them) are masked here, so the
+    # surrogate can never rank them: they are not "missing" and add nothing (their masked score would add ~1e9)
+    listed = (list_tokens > 0) & (s_list > MASKED / 2)
+    missing = listed & ~_member((top_idx + 1).sort(dim=1).values, list_tokens) & ranked
     up = (F.relu(tau - s_list + margin) * missing).sum(1)
     return ((up + down) / K).mean()
