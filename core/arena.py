@@ -37,6 +37,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .recommender import Recommender
 
 
+#: The share of real sequences whose holders ``attack.agr@10_unseen`` leaves out (the few-shot papers' 10 %).
+UNSEEN_FRACTION = 0.1
+
+
 @dataclass(frozen=True)
 class JudgeSettings:
     """How the judges score (the spec's ``[judge]`` table; part of every cell's identity).
@@ -243,13 +247,27 @@ class Arena:
             kn._init_seed = self.report.init_seed
         return kn
 
-    def _real_sequences(self, fraction: float) -> tuple[list[np.ndarray], np.ndarray]:
-        """A seeded ``fraction`` of the training users with >= 2 training items: their sequences and ids."""
+    def real_user_order(self) -> np.ndarray:
+        """The training users with >= 2 training items in one seeded order: an attacker granted a
+        fraction f of real sequences holds the first round(f * n), so every fraction's users are
+        nested and the users outside the first 10 % are one fixed set (``unseen_users``)."""
         seqs = self.split.train.sequences()
         users = np.asarray([u for u, s in enumerate(seqs) if len(s) >= 2], dtype=np.int64)
-        n = min(len(users), max(1, int(round(fraction * len(users)))))
-        pick = self.streams.rng("real-users").choice(len(users), n, replace=False)
-        return [np.asarray(seqs[users[i]], dtype=np.int64) for i in pick], users[pick]
+        return users[self.streams.rng("real-users").permutation(len(users))]
+
+    def _real_sequences(self, fraction: float) -> tuple[list[np.ndarray], np.ndarray]:
+        """The first ``fraction`` of ``real_user_order``: their training sequences and ids."""
+        order = self.real_user_order()
+        n = min(len(order), max(1, int(round(fraction * len(order)))))
+        seqs = self.split.train.sequences()
+        return [np.asarray(seqs[u], dtype=np.int64) for u in order[:n]], order[:n]
+
+    def unseen_users(self, fraction: float = 0.0) -> np.ndarray:
+        """Users no attacker holding up to max(``fraction``, 10 %) of the real sequences holds: the
+        fixed set every extraction is scored on for ``attack.agr@10_unseen``, with or without real data."""
+        order = self.real_user_order()
+        n = min(len(order), max(1, int(round(max(fraction, UNSEEN_FRACTION) * len(order)))))
+        return np.setdiff1d(np.arange(self.split.train.n_users), order[:n])
 
     def _pollution_tasks(self, n_targets: int, n_users: int, n_append: int) -> PollutionTasks:
         from .judges.pollution import choose_targets

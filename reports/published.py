@@ -156,11 +156,10 @@ HEADLINES: tuple[Headline, ...] = (
         id="fewshot-beats-datafree",
         paper=FEWSHOT,
         claim="Few-shot extraction holding 10 % of the real training sequences clones the victim better than data-free "
-              "DFME autoregressive at an equal query budget (few-shot scored on the users it does not hold, "
-              "attack.agr@10_unseen, minus DFME's attack.agr@10)",
+              "DFME autoregressive at an equal number of spent queries (both scored on the same fixed test users, "
+              "none of whom a 10 % attacker holds: attack.agr@10_unseen)",
         protocol=Protocol(attack=match("fewshot-extraction", real_fraction=0.1)),
         metric="attack.agr@10_unseen",
-        baseline_metric="attack.agr@10",
         published=None,
         sign=1,
         margin=0.01,

@@ -375,6 +375,24 @@ def test_fewshot_uses_a_fraction_of_training_users(arena):
     assert knowledge.real_users.tolist() == _actx(arena, FewShotExtraction(real_fraction=0.1)).knowledge.real_users.tolist()
     with pytest.raises(NotGranted, match="real user sequences"):  # a data-free attacker holds none
         _actx(arena, DFMERandom()).knowledge.real_sequences()
+    # fractions are nested (the first users of one seeded order), so "outside the first 10 %" is one set
+    few = _actx(arena, FewShotExtraction(real_fraction=0.05)).knowledge.real_users
+    assert set(few) < set(knowledge.real_users)
+    unseen = arena.unseen_users()
+    assert not set(unseen) & set(knowledge.real_users) and set(unseen) | set(knowledge.real_users) >= set(train_users)
+    assert set(arena.unseen_users(0.2)) < set(unseen)  # a larger attacker: fewer users it does not hold
+
+
+def test_every_extraction_is_scored_on_the_same_unseen_users(arena):
+    from recsec.plugins.attacks.extraction import DFMEAutoregressive
+
+    verdict, _ = _judged(arena, DFMEAutoregressive(**FAST))
+    m = verdict.metrics
+    es = arena.eval_set()
+    keep = np.isin(es.users, arena.unseen_users())
+    assert 0 < keep.sum() < len(keep)
+    # a data-free attack holds no user, yet is scored on the same fixed users as a 10 % few-shot one
+    assert 0.0 <= m["attack.agr@10_unseen"] <= 1.0
 
 
 def test_conformance_check_attack():

@@ -10,8 +10,10 @@
 - ``attack.agr@10_unmasked``: Agr@10 when neither side drops the query's history (the
   DFME reference's black box and metric).
 - ``attack.agr@10_init``: the untrained surrogate's agreement (this architecture's chance level).
-- ``attack.agr@10_unseen``: Agr@10 on the test users whose real sequences the attacker was
-  not given (few-shot), so memorised users do not flatter it.
+- ``attack.agr@10_unseen``: Agr@10 on the test users outside the first 10 % of the seeded
+  real-user order (``Arena.unseen_users``): the users a 10 % few-shot attacker does not hold,
+  one fixed set for every extraction attack, with real data or without, so memorised users
+  flatter no one and few-shot and data-free are scored on the same users.
 - ``attack.holdout_agr@10`` (observable): agreement with the black box's answers to the
   attacker's held-out queries, after checking those answers against the query log.
 """
@@ -83,10 +85,12 @@ def judge_surrogate(arena: "Arena", out: "Surrogate", log: "QueryLog", knowledge
                                                            arena.victim.topk(q, 10, exclude_history=False), 10)
         if out.untrained is not None:
             metrics["attack.agr@10_init"] = agreement_at_k(_top10(out.untrained, q, arena.n_items, who), ref, 10)
-        if knowledge.real_users is not None:
-            unseen = ~np.isin(es.users, knowledge.real_users)
-            if unseen.any():
-                metrics["attack.agr@10_unseen"] = agreement_at_k(ours[unseen], ref[unseen], 10)
+        # one fixed set for every attack (outside the first 10 % of the seeded real-user order, or
+        # outside the attacker's own real users when it holds more), so a few-shot attacker and a
+        # data-free one are compared on the same users, neither of which either holds
+        unseen = np.isin(es.users, arena.unseen_users(knowledge.threat.real_fraction))
+        if unseen.any():
+            metrics["attack.agr@10_unseen"] = agreement_at_k(ours[unseen], ref[unseen], 10)
     if out.holdout is not None and len(out.holdout):
         if out.holdout_lists is None:
             raise PluginOutputError(f"{who}: Surrogate.holdout needs holdout_lists (the answers received)")

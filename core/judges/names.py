@@ -67,7 +67,7 @@ _CATALOG: tuple[MetricInfo, ...] = (
     # -- model extraction (judged from the surrogate the attack returns) --------------------------
     _m("attack.agr@1", True, "Agr@1: share of real test users whose top item the surrogate and the victim agree on", threat="extraction"),
     _m("attack.agr@10", True, "Agr@10: mean overlap of the surrogate's and the undefended victim's top 10 on real test users (Yue et al.)", threat="extraction"),
-    _m("attack.agr@10_unseen", True, "Agr@10 on the test users whose sequences the attacker was not given (few-shot)", threat="extraction"),
+    _m("attack.agr@10_unseen", True, "Agr@10 on the test users outside the first 10 % of the seeded real-user order (no 10 % few-shot attacker holds them); every extraction attack", threat="extraction"),
     _m("attack.agr@10_init", None, "Agr@10 of the untrained surrogate: this architecture's chance level", threat="extraction"),
     _m("attack.agr@10_unmasked", True, "Agr@10 when neither side drops the query's history (the DFME reference's metric)", threat="extraction"),
     _m("attack.holdout_agr@10", True, "Agr@10 with the black box's answers on the attacker's held-out queries (observable)", observable=True, threat="extraction"),

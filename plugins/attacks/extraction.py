@@ -96,8 +96,9 @@ class FewShotExtraction(_Extraction):
     """Few-shot extraction (Zhang & Liu, arXiv 2411.11677): real sequences, a sampler and a gate guide generation.
 
     The attacker holds ``real_fraction`` of the real training sequences (the
-    arena grants a seeded subset of the training users; the judge also reports
-    agreement on the users it does not hold, ``attack.agr@10_unseen``). A next-item sampler trained on
+    arena grants the first users of one seeded order; the judge also reports agreement on
+    users no 10 % attacker holds, ``attack.agr@10_unseen``, as it does for every extraction). A
+    next-item sampler trained on
     them and a sigmoid gate (the "synthesis determinant signal", fitted to
     predict whether a real user follows the black box's list) decide whether
     each generated item comes from the victim's list or from the sampler.
@@ -108,7 +109,10 @@ class FewShotExtraction(_Extraction):
     """
 
     name = "fewshot-extraction"
-    version = "2"  # 2: judged by recsec; real sequences granted by the arena; agr@10_unseen
+    # 2: judged by recsec; real sequences granted by the arena; agr@10_unseen
+    # 3: the real users are the first of one seeded order (nested across fractions); the repair
+    #    loss no longer counts listed history items
+    version = "3"
     mode = "fewshot"
     params = {
         **EXTRACTION_PARAMS,
