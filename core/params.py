@@ -39,8 +39,9 @@ class Param:
             keeps its choices for validation and can still be named in
             ``[tune] params``.
         stopping: the parameter only decides when training stops (an epoch cap,
-            patience, a time limit) or which of its epochs is served (the best or
-            the last), not what a training step does: it stays in
+            patience, a time limit), which of its epochs is served (the best or
+            the last) or checks an input (a checkpoint's digest), not what a
+            training step does: it stays in
             the result's identity but not in the key of resumable training
             state, so a stopped run continues when rerun with a larger value.
         valid: the values that make sense at all, as an interval such as

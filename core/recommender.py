@@ -5,7 +5,6 @@ Shapes: B = batch of queries, N = catalogue size (``n_items``), K = list length.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -147,17 +146,20 @@ class Recommender(Component):
         raise NotImplementedError
 
     def save(self, path: Path) -> None:
-        import torch
+        """Write ``state()`` as a checkpoint that loads as data only (``recsec.safefiles``)."""
+        from . import safefiles
 
-        buf = io.BytesIO()
-        torch.save(self.state(), buf)
-        Path(path).write_bytes(buf.getvalue())
+        try:
+            data = safefiles.dumps(self.state())
+        except TypeError as exc:
+            raise PluginOutputError(f"recommender {self.name!r}: state() cannot be saved: {exc}") from None
+        Path(path).write_bytes(data)
 
     def load(self, path: Path) -> None:
-        import torch
+        """Restore a checkpoint written by ``save`` (read with ``weights_only=True``: never code)."""
+        from . import safefiles
 
-        state = torch.load(Path(path), map_location="cpu", weights_only=False)
-        self.load_state(state)
+        self.load_state(safefiles.load(Path(path)))
 
     def to(self, device: Any) -> "Recommender":
         """Move to ``device``; models with torch modules override this."""

@@ -69,7 +69,11 @@ class VictimStore:
             ctx.log(f"checkpoint {path} missing or changed; retraining the victim")
             return None
         model = type(recommender)(**recommender.given_params)
-        model.load(path)
+        try:
+            model.load(path)
+        except Exception as exc:  # noqa: BLE001 - an unreadable or unsafe checkpoint is retrained, never trusted
+            ctx.log(f"checkpoint {path} cannot be loaded ({str(exc).splitlines()[0][:200]}); retraining the victim")
+            return None
         model.to(ctx.device)
         meta = info.get("meta") or {}
         report = TrainReport(dict(meta.get("train_stats", {})), meta.get("init_seed"), list(meta.get("curve", [])))

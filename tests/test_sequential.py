@@ -435,6 +435,8 @@ def test_sequential_recommenders_pass_the_conformance_kit(registry, name):
     from recsec.testing import check_recommender
 
     cls = type(registry.create("recommender", name))
-    # restore picks the served epoch, not the trajectory: best and last share one training state
-    assert {n for n, p in cls.params.items() if p.stopping} == {"max_epochs", "patience", "time_limit_s", "restore"}
+    # restore picks the served epoch and checkpoint_sha256 checks an input, neither the trajectory:
+    # runs differing in them share one training state
+    assert {n for n, p in cls.params.items() if p.stopping} == {"max_epochs", "patience", "time_limit_s", "restore",
+                                                                "checkpoint_sha256"}
     check_recommender(cls, max_epochs=2, patience=0, **TINY)

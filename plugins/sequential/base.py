@@ -85,12 +85,18 @@ class SequentialRecommender(Recommender):
     def _fit_from_checkpoint(self, path: Path, ctx: "RunContext") -> dict[str, float]:
         if not path.is_file():
             raise FileNotFoundError(f"{self.name}: checkpoint={str(path)!r} does not exist")
+        from recsec.datacache import sha256_file
+
+        digest = sha256_file(path)
+        if self.p.checkpoint_sha256 and digest != self.p.checkpoint_sha256.lower():
+            raise ValueError(f"{self.name}: checkpoint {path} has sha256 {digest}, "
+                             f"checkpoint_sha256 names {self.p.checkpoint_sha256}")
         n_items = self.n_items
         self.load(path)
         self.to(self.device)
         if self.n_items != n_items:
             raise ValueError(f"{self.name}: checkpoint {path} scores {self.n_items} items, the data has {n_items}")
-        ctx.log(f"{self.name}: weights loaded from {path}, not trained")
+        ctx.log(f"{self.name}: weights loaded from {path} (sha256 {digest}), not trained")
         return {"epochs": 0.0, "from_checkpoint": 1.0}
 
     # -- serving ---------------------------------------------------------------------------------

@@ -50,7 +50,10 @@ COMMON_PARAMS: dict[str, Param] = {
                      stopping=True),
     "checkpoint": Param("", "start from these weights (a file written by save(), e.g. seq_check.py --save) "
                         "instead of training: a victim trained once, elsewhere, serves a spec; relative to the "
-                        "working directory. The path, not the file's content, is part of the cache key"),
+                        "working directory; read as data only (never code). The path, not the file's content, "
+                        "is part of the cache key: pin the content with checkpoint_sha256"),
+    "checkpoint_sha256": Param("", "the sha256 the checkpoint file must have (a mismatch is an error); empty: the "
+                               "file's digest is logged, not checked", stopping=True),
     "amp": Param(False, "mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); no effect on CPU"),
 }
 

@@ -87,10 +87,16 @@ def read_state(path: Path | None) -> dict[str, Any] | None:
     """A state written by ``write_state``, or None when there is none. Loaded with
     ``weights_only=True`` (tensors, numbers, strings and containers only): a state file is
     data, and whoever can write the artifacts folder must not run code in the worker."""
+    import pickle
+
     if path is None or not path.exists():
         return None
-    # On the CPU first: generator states must stay CPU byte tensors; load_state_dict copies to the device.
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        # On the CPU first: generator states must stay CPU byte tensors; load_state_dict copies to the device.
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise ValueError(f"{path}: the training state does not load as data only "
+                         f"({str(exc).splitlines()[0][:160]}); delete it to train from scratch") from None
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:
