@@ -22,11 +22,13 @@ from .blackbox import AccountKind, BlackBoxAPI
 from .context import AttackContext, RunContext
 from .data import EvalSet, Split
 from .errors import PluginOutputError, RecsecError, raised_in
+from .frozen import freeze
 from .journal import AnswerJournal
 from .queries import Queries
 from .recommender import TrainReport
 from .streams import Streams
-from .threat import Knowledge, PollutionTasks, Serving, ThreatModel
+from .seeding import derive_seed, seed_global
+from .threat import Knowledge, KnowledgeParcel, PollutionTasks, Serving, ThreatModel
 from .validation import check_lists, check_numbers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,10 +92,11 @@ class Arena:
     def __init__(self, *, victim: "Recommender", recommender: "Recommender", split: Split, defense: "Defense",
                  streams: Streams, k: int, device: Any, report: TrainReport | None = None,
                  judge: JudgeSettings | None = None, log: Callable[[str], None] = lambda m: None,
-                 progress: bool = False, work_dir: Path | None = None, attack_dir: Path | None = None) -> None:
+                 progress: bool = False, work_dir: Path | None = None, attack_dir: Path | None = None,
+                 isolate: bool = False) -> None:
         self.victim, self.recommender, self.split, self.streams = victim, recommender, split, streams
         self.k, self.device, self.log, self.progress, self.work_dir = k, device, log, progress, work_dir
-        self.attack_dir = attack_dir
+        self.attack_dir, self.isolate = attack_dir, isolate
         self.report = report or TrainReport()
         self.judge = judge or JudgeSettings()
         self.defense = defense
@@ -102,7 +105,8 @@ class Arena:
     def for_testing(cls, *, recommender: "Recommender", data: "Interactions", attack: "Attack | None" = None,
                     defense: "Defense | None" = None, protocol: "Protocol | None" = None, seed: int = 0,
                     k: int = 100, judge: JudgeSettings | None = None, device: Any = None,
-                    trained: "Recommender | None" = None, log: Callable[[str], None] = lambda m: None) -> "Arena":
+                    trained: "Recommender | None" = None, log: Callable[[str], None] = lambda m: None,
+                    isolate: bool = False) -> "Arena":
         """An arena outside any run (the conformance kit, scripts, tests): the same assembly as a
         cell's, with ``seed`` as the cell seed. ``protocol`` defaults to ``attack``'s (else
         leave-one-out); ``defense`` to none; ``trained``: an already trained victim to use as is."""
@@ -110,14 +114,13 @@ class Arena:
 
         from .defense import Undefended
         from .protocols import LeaveOneOut
-        from .seeding import seed_global
 
         device = device if device is not None else torch.device("cpu")
         defense = defense if defense is not None else Undefended()
         protocol = protocol or (attack.protocol() if attack is not None else LeaveOneOut())
         streams = Streams(seed)
         seed_global(streams.seed_of("global"))
-        split = protocol.split(data, streams.rng("split", protocol.key))
+        split = freeze(protocol.split(data, streams.rng("split", protocol.key)))
         ctx = RunContext(seed=streams.seed_of("victim"), device=device, log=log)
         if trained is None:
             model = fresh_copy(recommender).to(device)
@@ -125,7 +128,7 @@ class Arena:
         else:
             model, report = trained, TrainReport()
         arena = cls(victim=model, recommender=recommender, split=split, defense=fresh_copy(defense), streams=streams,
-                    k=k, device=device, report=report, judge=judge, log=log)
+                    k=k, device=device, report=report, judge=judge, log=log, isolate=isolate)
         arena.prepare(arena.defense)
         return arena
 
@@ -190,9 +193,14 @@ class Arena:
         return pick_rows(len(self.split.test), self.judge.benign_users, self.streams.rng("benign"))
 
     # -- utility --------------------------------------------------------------------------------
-    def utility(self, serving: Serving, defense: "Defense | None" = None) -> dict[str, float]:
+    def utility(self, serving: Serving | None = None, defense: "Defense | None" = None) -> dict[str, float]:
         """``utility.*``: the undefended victim on the test targets; ``defended.*``: the lists the
-        test users are served through the defense (as the evaluator, outside any budget)."""
+        test users are served through the defense (as the evaluator, outside any budget).
+
+        ``serving`` defaults to the service's own rules (``Serving(k)``: the spec's list length,
+        fold-in, history excluded), the same for every attack, so a defense's utility cost does
+        not depend on which attack a cell runs."""
+        serving = serving if serving is not None else Serving(k=self.k)
         from .evaluation import evaluate
         from .metrics import list_diversity, ranking_metrics
 
@@ -207,7 +215,7 @@ class Arena:
         api = self.serve(AccountKind.EVALUATOR, dataclasses.replace(serving, budget=None),
                          defense=copy.deepcopy(defense if defense is not None else self.defense),
                          rng=self.streams.rng("evaluator"), log_queries=False)
-        lists = api.query(q)
+        lists = api.query(q, account=[f"user-{u}" for u in test.users])  # each test user asks as itself
         hit = lists == test.targets[:, None]
         ranks = np.where(hit.any(axis=1), hit.argmax(axis=1), np.iinfo(np.int64).max // 2)
         out.update({f"defended.{k}": v for k, v in ranking_metrics(ranks, ks=(10,)).items()})
@@ -220,31 +228,31 @@ class Arena:
     # -- attacks --------------------------------------------------------------------------------
     def grant(self, attack: "Attack", serving: Serving, defense: "Defense | None" = None) -> Knowledge:
         """Exactly the knowledge ``attack.threat_model()`` declares (``defense``: the one deployed)."""
+        return self.parcel(attack, serving, defense).knowledge()
+
+    def parcel(self, attack: "Attack", serving: Serving, defense: "Defense | None" = None) -> KnowledgeParcel:
+        """``grant``'s knowledge as plain data, as it travels to an isolated attacker's process."""
         tm = attack.threat_model()
         if not isinstance(tm, ThreatModel):
             raise PluginOutputError(f"attack {attack.name!r}: threat_model() must return a recsec.threat.ThreatModel")
         mirror_serving = dataclasses.replace(serving, k=min(int(serving.k), self.n_items), budget=None)
-
-        def mirror(model: "Recommender", *, defense=None, popular=None, rng=None) -> BlackBoxAPI:
-            return BlackBoxAPI(model, mirror_serving, kind=AccountKind.SHADOW, defense=defense, popular=popular,
-                               rng=rng, log_queries=False)
-
-        kn = Knowledge(attack=attack.name, n_items=self.n_items, k=int(mirror_serving.k), threat=tm, _mirror=mirror)
+        kn = KnowledgeParcel(attack=attack.name, n_items=self.n_items, k=int(mirror_serving.k), threat=tm,
+                             mirror_serving=mirror_serving, device=self.device)
         if tm.algorithm:
-            kn._new_victim = lambda: fresh_copy(self.recommender).to(self.device)
+            kn.victim_template = (type(self.recommender), dict(self.recommender.given_params))
         if tm.defense:
             deployed = defense if defense is not None else self.defense
-            kn._new_defense = lambda: fresh_copy(deployed)
+            kn.defense_template = (type(deployed), dict(deployed.given_params))
         if tm.real_fraction > 0:
-            kn._real_sequences, kn.real_users = self._real_sequences(tm.real_fraction)
+            kn.real_sequences, kn.real_users = self._real_sequences(tm.real_fraction)
         if tm.auxiliary:
             from .protocols import knowledge_of
 
-            kn._membership = knowledge_of(self.membership_partition(), self.streams.rng("target-order"))
+            kn.membership = knowledge_of(self.membership_partition(), self.streams.rng("target-order"))
         if tm.pollution is not None:
-            kn._pollution = self._pollution_tasks(tm.pollution.n_targets, tm.pollution.n_users, tm.pollution.n_append)
+            kn.pollution = self._pollution_tasks(tm.pollution.n_targets, tm.pollution.n_users, tm.pollution.n_append)
         if tm.init_seed:
-            kn._init_seed = self.report.init_seed
+            kn.init_seed = self.report.init_seed
         return kn
 
     def real_user_order(self) -> np.ndarray:
@@ -290,12 +298,19 @@ class Arena:
             serving = dataclasses.replace(serving, budget=min(budget, serving.budget or budget))
         journal = AnswerJournal(self.attack_dir / "answers") if self.attack_dir is not None else None
         api = self.serve(AccountKind.ATTACKER, serving, defense=defense, rng=self.streams.rng("api"), journal=journal)
-        knowledge = self.grant(attack, serving, defense)
-        ctx = AttackContext(seed=self.streams.seed_of("attack"), device=self.device, progress=self.progress,
-                            work_dir=self.attack_dir / "state" if self.attack_dir is not None else None,
-                            log=self.log, knowledge=knowledge)
+        parcel = self.parcel(attack, serving, defense)
+        knowledge = parcel.knowledge()  # the judges read it too (which users it was given)
+        context = dict(seed=self.streams.seed_of("attack"), device=self.device,
+                       work_dir=self.attack_dir / "state" if self.attack_dir is not None else None)
         try:
-            out = attack.run(api, ctx)
+            if self.isolate:
+                from .isolation import run_isolated
+
+                out = run_isolated(attack, api, parcel, context, self.log)
+            else:
+                # the same global seed the attacker's process sets, so both ways give one result
+                seed_global(derive_seed(context["seed"], "attack-process"))
+                out = attack.run(api, AttackContext(**context, progress=self.progress, log=self.log, knowledge=knowledge))
         except (KeyboardInterrupt, RecsecError):
             raise
         except BaseException as exc:  # SystemExit too: name the attack, keep the cause

@@ -9,10 +9,12 @@ attacker can name sybil accounts but never pass for the evaluator.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -39,10 +41,28 @@ class AccountKind(str, Enum):
 
 @dataclass(frozen=True)
 class Account:
-    """A typed account: defenses compare ``kind``, never account-name strings."""
+    """Who sent a query, as the black box's log records it for the judges (never shown to a defense)."""
 
     kind: AccountKind
     name: str
+
+
+#: Per process, never derivable from a cell's seed: a defense cannot recompute which id is whose.
+_ACCOUNT_SECRET = os.urandom(16)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a batch, as a defense sees it: an opaque id, the same for every batch of one
+    account and unrelated to its kind, so the judge's utility traffic (one account per test
+    user, as real users ask) cannot be told from any other account by its name."""
+
+    id: str
+
+    @staticmethod
+    def of(account: Account) -> "Caller":
+        digest = hashlib.sha256(_ACCOUNT_SECRET + f"{account.kind.value}\0{account.name}".encode()).hexdigest()
+        return Caller(f"account-{digest[:16]}")
 
 
 @dataclass
@@ -125,15 +145,23 @@ class BlackBoxAPI:
     def remaining(self) -> int | None:
         return None if self.budget is None else self.budget - self.queries_used
 
-    def query(self, histories: "Queries | list", users: np.ndarray | None = None, account: str | None = None) -> np.ndarray:
+    def query(self, histories: "Queries | list", users: np.ndarray | None = None,
+              account: "str | Sequence[str] | None" = None) -> np.ndarray:
         """Answer a batch of requests: int64 (B, K) item ids, best first (a defense may shorten
-        lists: -1 pads them). ``account`` names the account within this API's kind.
+        lists: -1 pads them). ``account`` names the account within this API's kind, or one
+        account per request (the evaluator asks as each test user); the defense sees each
+        account as an opaque ``Caller``, one ``answer`` call per account in the batch.
 
         Raises ``BudgetExhausted`` if the batch does not fit in the remaining budget.
         """
         q = histories if isinstance(histories, Queries) else Queries.of(histories, users)
+        # One private copy: the victim, the defense and the log never share arrays with the caller
+        # (an evaluator's queries are the test users' histories; an attacker could rewrite its own).
+        q = Queries([np.array(h, dtype=np.int64) for h in q.histories], None if q.users is None else np.array(q.users))
         n = len(q)
-        who = Account(self.kind, account or self.kind.value)
+        names = [account or self.kind.value] * n if account is None or isinstance(account, str) else list(account)
+        if len(names) != n:
+            raise ValueError(f"{len(names)} account names for {n} queries")
         if self.budget is not None and self.queries_used + n > self.budget:
             raise BudgetExhausted(f"query budget of {self.budget} reached: {self.queries_used} used, batch of {n} refused")
         personalised = self._personalised(q)
@@ -146,17 +174,42 @@ class BlackBoxAPI:
             answers[idx] = self._victim_lists(sub)
         flagged = np.zeros(n, dtype=bool)
         if self._defense is not None:
-            who_d = f"defense {self._defense.name!r}: answer()"
-            out, flagged = self._defense.answer(q, answers, personalised, who, self._rng)
-            flagged = check_flags(flagged, n, who_d)
-            answers = check_lists(out, q, self.n_items, who_d, k=self.k, exact=not self._defense.shortens_lists,
-                                  exclude_history=self.exclude_history, allowed_history=answers)
+            answers, flagged = self._defended(q, answers, personalised, names)
         self.queries_used += n
-        self.queries_by_account[who.name] = self.queries_by_account.get(who.name, 0) + n
+        for name in names:
+            self.queries_by_account[name] = self.queries_by_account.get(name, 0) + 1
         if self._log_queries:
             now = time.time()
-            self.log.records.extend(QueryRecord(who, q.histories[i], answers[i], now, bool(flagged[i])) for i in range(n))
+            self.log.records.extend(QueryRecord(Account(self.kind, names[i]), q.histories[i], answers[i], now,
+                                                bool(flagged[i])) for i in range(n))
         return answers
+
+    def _defended(self, q: Queries, answers: np.ndarray, personalised: np.ndarray,
+                  names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The defense's lists and flags, one ``answer`` call per account, in order of first appearance."""
+        assert self._defense is not None
+        who_d = f"defense {self._defense.name!r}: answer()"
+        groups: dict[str, list[int]] = {}
+        for i, name in enumerate(names):
+            groups.setdefault(name, []).append(i)
+        out_lists: list[np.ndarray] = []
+        flags = np.zeros(len(q), dtype=bool)
+        rows = []
+        for name, idx in groups.items():
+            sub = q if len(idx) == len(q) else Queries([q.histories[i] for i in idx], q.user_ids()[idx])
+            # copies: a defense never writes into the victim's lists or the queries the judges log
+            sub = Queries([h.copy() for h in sub.histories], sub.user_ids().copy())
+            out, f = self._defense.answer(sub, answers[idx].copy(), personalised[idx].copy(),
+                                          Caller.of(Account(self.kind, name)), self._rng)
+            flags[idx] = check_flags(f, len(idx), who_d)
+            out_lists.append(check_lists(out, sub, self.n_items, who_d, k=self.k, exact=not self._defense.shortens_lists,
+                                         exclude_history=self.exclude_history, allowed_history=answers[idx]))
+            rows.append(idx)
+        width = max(a.shape[1] for a in out_lists)
+        merged = np.full((len(q), width), -1, dtype=np.int64)
+        for idx, lists in zip(rows, out_lists):
+            merged[idx, : lists.shape[1]] = lists
+        return merged, flags
 
     def _victim_lists(self, q: Queries) -> np.ndarray:
         """The victim's own top-k for ``q``: from the journal when this batch was answered before."""

@@ -27,7 +27,7 @@ from .component import Component
 from .queries import Queries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .blackbox import Account
+    from .blackbox import Caller
     from .context import RunContext
     from .data import Split
     from .recommender import Recommender, TrainReport
@@ -53,7 +53,7 @@ class Defense(Component):
         queries: Queries,
         lists: np.ndarray,
         personalised: np.ndarray,
-        account: "Account",
+        account: "Caller",
         rng: np.random.Generator,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return the lists to send for ``queries`` and a bool flag per query.
@@ -62,7 +62,9 @@ class Defense(Component):
             queries: the batch (B requests).
             lists: int64 (B, K) the victim's top-K, best first.
             personalised: bool (B,) False where the list is the cold-start fallback.
-            account: who asked (``account.kind``: attacker, evaluator, shadow or benign).
+            account: who asked, an opaque ``recsec.blackbox.Caller`` (``account.id``): the same for
+                every batch of one account, never saying whether it is an attacker, the judge's
+                evaluator (one account per test user) or a benign user. One call per account.
             rng: the API's random stream (seeded from the cell).
         Returns:
             (lists to send, int64 (B, K) (or (B, K') with K' <= K when ``shortens_lists``);

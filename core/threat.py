@@ -177,3 +177,44 @@ class Knowledge:
         (same list length, cold-start rule and history rule; a ``shadow`` account, no budget)."""
         assert self._mirror is not None
         return self._mirror(model, defense=defense, popular=popular, rng=rng)
+
+
+@dataclass
+class KnowledgeParcel:
+    """The knowledge of one attack run as plain data (picklable): what travels to the attacker's
+    process (``recsec.isolation``), where ``knowledge()`` builds the ``Knowledge`` it reads.
+
+    Templates are (class, given parameters): the attacker builds fresh, untrained copies.
+    """
+
+    attack: str
+    n_items: int
+    k: int
+    threat: ThreatModel
+    mirror_serving: Serving
+    device: Any = None
+    victim_template: tuple[type, dict[str, Any]] | None = None
+    defense_template: tuple[type, dict[str, Any]] | None = None
+    real_sequences: list[np.ndarray] | None = None
+    real_users: np.ndarray | None = None
+    membership: "MembershipKnowledge | None" = None
+    pollution: PollutionTasks | None = None
+    init_seed: int | None = None
+
+    def knowledge(self) -> Knowledge:
+        from .blackbox import AccountKind, BlackBoxAPI
+
+        def mirror(model: "Recommender", *, defense=None, popular=None, rng=None) -> "BlackBoxAPI":
+            return BlackBoxAPI(model, self.mirror_serving, kind=AccountKind.SHADOW, defense=defense, popular=popular,
+                               rng=rng, log_queries=False)
+
+        def build(template: tuple[type, dict[str, Any]] | None, to_device: bool) -> Callable[[], Any] | None:
+            if template is None:
+                return None
+            cls, given = template
+            return (lambda: cls(**given).to(self.device)) if to_device else (lambda: cls(**given))
+
+        return Knowledge(attack=self.attack, n_items=self.n_items, k=self.k, threat=self.threat,
+                         _new_victim=build(self.victim_template, True), _new_defense=build(self.defense_template, False),
+                         _real_sequences=self.real_sequences, _membership=self.membership, _pollution=self.pollution,
+                         _init_seed=self.init_seed, _mirror=mirror, real_users=self.real_users)

@@ -8,6 +8,7 @@ returns the ``Outcome`` the runner stores.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .arena import Arena, JudgeSettings, fresh_copy
 from .context import RunContext
 from .dataset import DataContext
+from .frozen import freeze
 from .seeding import seed_global
 from .streams import Streams
 from .victims import VictimStore
@@ -45,9 +47,11 @@ class Workbench:
     """Arenas for the cells of one run (``device``: a torch device)."""
 
     def __init__(self, *, device: Any, data_ctx: DataContext, artifacts_dir: Path, storage: "Storage | None" = None,
-                 log: Callable[[str], None] = print, progress: bool = False) -> None:
+                 log: Callable[[str], None] = print, progress: bool = False, isolate: bool | None = None) -> None:
         self.device, self.data_ctx, self.artifacts_dir = device, data_ctx, Path(artifacts_dir)
         self.storage, self.log, self.progress = storage, log, progress
+        # Attacks run in their own process (recsec.isolation) unless RECSEC_ISOLATE=0 (debugging a plugin).
+        self.isolate = os.environ.get("RECSEC_ISOLATE", "1") != "0" if isolate is None else isolate
         self.victims = VictimStore(self.artifacts_dir, storage)
         self._data: dict[str, "Interactions"] = {}
         self._splits: dict[tuple, "Split"] = {}
@@ -78,7 +82,8 @@ class Workbench:
         if key not in self._splits:
             if len(self._splits) > 8:  # splits of finished groups are not needed again
                 self._splits.clear()
-            self._splits[key] = protocol.split(self.data(cell), streams.rng("split", protocol.key))
+            # frozen: every cell of the group, and every judge, reads this one split
+            self._splits[key] = freeze(protocol.split(self.data(cell), streams.rng("split", protocol.key)))
         return self._splits[key]
 
     def victim(self, cell: "Cell", timings: dict[str, float] | None = None) -> "tuple[Victim, Split, Streams]":
@@ -100,7 +105,7 @@ class Workbench:
         arena = Arena(victim=victim.model, recommender=cell.recommender, split=split, defense=fresh_copy(cell.defense),
                       streams=streams, k=cell.k, device=self.device, report=victim.report,
                       judge=cell.judge or JudgeSettings(), log=self.log, progress=self.progress,
-                      work_dir=self.training_dir(cell), attack_dir=self.attack_dir(cell))
+                      work_dir=self.training_dir(cell), attack_dir=self.attack_dir(cell), isolate=self.isolate)
         timings["victim_train_s"], timings["victim_loaded"] = victim.train_seconds, float(victim.loaded)
         t = time.perf_counter()
         arena.prepare(arena.defense)
@@ -112,7 +117,7 @@ class Workbench:
         t_all = time.perf_counter()
         arena = self.arena(cell, timings)
         t = time.perf_counter()
-        metrics = arena.utility(arena.serving(cell.attack))
+        metrics = arena.utility()  # one serving rule for every attack: the cost belongs to the defense
         timings["evaluation_s"] = time.perf_counter() - t
         t = time.perf_counter()
         out = Outcome(metrics)

@@ -114,6 +114,7 @@ def test_force_keeps_the_result_when_the_recompute_fails(breakage_registry, stor
     (cell,) = cells.values()
     kept = dict(cell.metrics)
     monkeypatch.setattr(plugin.Breaker, "run", lambda self, api, ctx: 1 / 0)
+    monkeypatch.setenv("RECSEC_ISOLATE", "0")  # the patched run() lives in this process, not a fresh attacker's
     summary, cells, logs = _run(breakage_registry, storage, tmp_path, force=True)
     (cell,) = cells.values()
     assert summary.counts["failed"] == 1

@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recsec.blackbox import AccountKind
 from recsec.detection import QueryDetector as _Detector
 from recsec.detection import StreamScores
 from recsec.params import Param
 from recsec.queries import Queries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from recsec.blackbox import Account
+    from recsec.blackbox import Caller
     from recsec.context import RunContext
     from recsec.data import Split
     from recsec.recommender import Recommender
@@ -53,7 +52,7 @@ class QueryDetector(_Detector):
     def _fit(self, victim: "Recommender", split: "Split", ctx: "RunContext") -> None:
         """Train whatever the detector needs on ``split`` (the benign test users are not in it)."""
 
-    def _online(self, queries: Queries, lists: np.ndarray, account: "Account") -> tuple[np.ndarray, np.ndarray]:
+    def _online(self, queries: Queries, lists: np.ndarray, account: "Caller") -> tuple[np.ndarray, np.ndarray]:
         """(scores float (B,), flags bool (B,)) for a batch, updating any per-account state."""
         raise NotImplementedError
 
@@ -63,7 +62,7 @@ class QueryDetector(_Detector):
         self._n_items = int(victim.n_items)
         self._fit(victim, split, ctx)
 
-    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Account",
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Caller",
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         _, flags = self._online(queries, lists, account)
         return self._act(queries, lists, flags, rng), flags
@@ -122,13 +121,9 @@ class PradaDetector(QueryDetector):
 
         return PradaState(self._n_items, self.p.distance, int(self.p.memory))
 
-    def _online(self, queries: Queries, lists: np.ndarray, account: "Account") -> tuple[np.ndarray, np.ndarray]:
+    def _online(self, queries: Queries, lists: np.ndarray, account: "Caller") -> tuple[np.ndarray, np.ndarray]:
         B = len(queries)
-        if account.kind is AccountKind.EVALUATOR:  # the arena's utility check stands for many users, each asking once
-            users = queries.user_ids()
-            keys: list[Any] = [(account, int(u)) if u >= 0 else (account, -1 - i) for i, u in enumerate(users)]
-        else:
-            keys = [account] * B
+        keys: list[Any] = [account] * B  # one opaque account per call (the black box groups by account)
         scores, flags = np.zeros(B), np.zeros(B, dtype=bool)
         order: dict[Any, list[int]] = {}
         for i, key in enumerate(keys):
@@ -225,7 +220,7 @@ class SameDetector(QueryDetector):
             raise RuntimeError("same-detector: prepare() first")
         return raw_scores(self._models, histories, lists, dict(self.p))
 
-    def _online(self, queries: Queries, lists: np.ndarray, account: "Account") -> tuple[np.ndarray, np.ndarray]:
+    def _online(self, queries: Queries, lists: np.ndarray, account: "Caller") -> tuple[np.ndarray, np.ndarray]:
         s = self._combine(*self._raw(list(queries.histories), lists))
         return s, s > self._threshold
 

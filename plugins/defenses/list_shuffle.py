@@ -11,7 +11,7 @@ from recsec.params import Param
 from recsec.queries import Queries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from recsec.blackbox import Account
+    from recsec.blackbox import Caller
 
 
 class ListShuffle(Defense):
@@ -38,7 +38,7 @@ class ListShuffle(Defense):
         queries: Queries,
         lists: np.ndarray,
         personalised: np.ndarray,
-        account: "Account",
+        account: "Caller",
         rng: np.random.Generator,
     ) -> tuple[np.ndarray, np.ndarray]:
         flags = np.zeros(len(queries), dtype=bool)

@@ -21,7 +21,7 @@ from recsec.queries import Queries
 from recsec.sampling import draw_outside_keys
 
 if TYPE_CHECKING:  # pragma: no cover
-    from recsec.blackbox import Account
+    from recsec.blackbox import Caller
     from recsec.context import RunContext
     from recsec.data import Split
     from recsec.recommender import Recommender
@@ -65,7 +65,7 @@ class RandomPermutation(Defense):
             self._perms[k] = np.random.default_rng([self._base_seed, k]).permutation(k)
         return self._perms[k]
 
-    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Account",
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Caller",
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         perm = rng.permutation(lists.shape[1]) if self.p.per_call else self.permutation(lists.shape[1])
         return lists[:, perm], _no_flags(queries)
@@ -77,7 +77,7 @@ class Reverse(Defense):
     name = "reverse"
     version = "1"
 
-    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Account",
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Caller",
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return np.ascontiguousarray(lists[:, ::-1]), _no_flags(queries)
 
@@ -120,7 +120,7 @@ class RandomReplacement(Defense):
     def prepare(self, victim: "Recommender", split: "Split", ctx: "RunContext") -> None:
         self._n_items = int(victim.n_items)
 
-    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Account",
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Caller",
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if self._n_items <= 0:
             raise RuntimeError("random-replacement: prepare() first (it needs the catalogue size)")
@@ -146,6 +146,6 @@ class Truncate(Defense):
     shortens_lists = True
     params = {"k": Param(10, help="items returned per query", low=1, high=100, valid="[1, inf)")}
 
-    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Account",
+    def answer(self, queries: Queries, lists: np.ndarray, personalised: np.ndarray, account: "Caller",
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         return lists[:, : max(1, int(self.p.k))], _no_flags(queries)

@@ -12,7 +12,7 @@ from recsec.params import Param
 from recsec.queries import Queries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from recsec.blackbox import Account
+    from recsec.blackbox import Caller
     from recsec.context import RunContext
     from recsec.data import Split
     from recsec.recommender import Recommender
@@ -66,7 +66,7 @@ class PopularityRandomization(Defense):
         queries: Queries,
         lists: np.ndarray,
         personalised: np.ndarray,
-        account: "Account",
+        account: "Caller",
         rng: np.random.Generator,
     ) -> tuple[np.ndarray, np.ndarray]:
         flags = np.zeros(len(queries), dtype=bool)
