@@ -135,6 +135,9 @@ def check_recommender(cls: type[Recommender], data: Interactions | None = None, 
         check_lists(rec.topk(q, 10), q, data.n_items, f"recommender {cls.name!r}: topk()", k=10, exact=True,
                     exclude_history=True)
         rec._checked_scores(Queries(q.histories))  # unknown users must be served too (fold-in or history model)
+        # an empty history (a new user who has done nothing yet) is served too, with finite scores
+        rec._checked_scores(Queries([np.zeros(0, dtype=np.int64)]))
+    _check_blind_to_test_targets(cls, params, split, rec)
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "ckpt.pt"
         rec.save(path)
@@ -143,6 +146,51 @@ def check_recommender(cls: type[Recommender], data: Interactions | None = None, 
         other.to(ctx.device)
         assert np.allclose(rec.score(q).cpu().numpy(), other.score(q).cpu().numpy(), atol=1e-5), "checkpoint round-trip changed the scores"
     return rec
+
+
+def _check_blind_to_test_targets(cls: type[Recommender], params: dict[str, Any], split: Any, rec: Recommender) -> None:
+    """Training must never read the test targets: refit on the same split with every test target
+    replaced by another item the user never saw, and score the ORIGINAL targets with both models.
+    A model that learned the targets ranks them far better than its twin that never saw them
+    (the runner cannot see this: it only ever shows a model one split)."""
+    import dataclasses
+
+    from ..evaluation import evaluate
+
+    rng = np.random.default_rng(12345)
+    seen = {int(u): set(np.asarray(h).tolist()) for u, h in zip(split.test.users, split.test.histories)}
+    decoy = np.array([rng.choice([i for i in range(split.train.n_items) if i not in seen[int(u)] | {int(t)}])
+                      for u, t in zip(split.test.users, split.test.targets)], dtype=np.int64)
+    other_split = dataclasses.replace(split, test=dataclasses.replace(split.test, targets=decoy))
+    twin = cls(**params)
+    ctx = tiny_context()
+    twin.to(ctx.device)
+    with _contract():
+        TrainReport.of(twin.fit(other_split, ctx), f"recommender {cls.name!r}: fit()")
+        mine = evaluate(rec, split.test, mode="full", ks=(10,))["hr@10"]
+        blind = evaluate(twin, split.test, mode="full", ks=(10,))["hr@10"]
+    assert mine <= blind + 0.2, (
+        f"recommender {cls.name!r}: fit() reads the test targets: HR@10 {mine:.3f} on the targets it was given, "
+        f"{blind:.3f} for the same recommender trained with other targets in their place")
+
+
+def _check_blind_to_callers(arena: Arena, q: Queries) -> None:
+    """Answers must not depend on who asks: two fresh copies of the prepared defense, one batch, two
+    accounts never seen before, the same random stream: the same lists and flags (a defense that
+    recognised the judge's account would serve it differently)."""
+    import copy
+
+    from ..blackbox import BlackBoxAPI
+
+    answers = []
+    for kind in (AccountKind.EVALUATOR, AccountKind.ATTACKER):
+        api = BlackBoxAPI(arena.victim, Serving(k=10), kind=kind, defense=copy.deepcopy(arena.defense),
+                          popular=arena.split.train.popularity_ranking(), rng=np.random.default_rng(7))
+        answers.append((api.query(q, account=f"fresh-{kind.value}"), [r.flagged for r in api.log.records]))
+    (a, fa), (b, fb) = answers
+    assert a.shape == b.shape and np.array_equal(a, b) and fa == fb, (
+        f"defense {arena.defense.name!r}: answer() serves one batch differently to two new accounts with the same "
+        "random stream: its answers depend on who asks")
 
 
 def check_defense(cls: type[Defense], recommender: Recommender | None = None, **params: Any) -> dict[str, float]:
@@ -155,6 +203,7 @@ def check_defense(cls: type[Defense], recommender: Recommender | None = None, **
         arena = Arena.for_testing(recommender=recommender or _Popularity(), data=data, defense=cls(**params), k=10)
         test = arena.split.test
         q = Queries(test.histories[:9], test.users[:9])
+        _check_blind_to_callers(arena, q)
         for kind in (AccountKind.ATTACKER, AccountKind.EVALUATOR):
             arena.serve(kind, Serving(k=10), defense=arena.defense).query(q)
         metrics = arena.utility(Serving(k=10))
