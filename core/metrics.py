@@ -108,6 +108,20 @@ def agreement_at_k(a: np.ndarray, b: np.ndarray, k: int) -> float:
     return float(np.mean(inter) / k)
 
 
+def served_agreement(ours: np.ndarray, theirs: np.ndarray, k: int = 10) -> float:
+    """Agr@K against lists a service served, which may be shorter than K (a defense that truncates,
+    a spec's k below 10; -1 pads them): per row, K_r = min(K, items served), the overlap of the
+    top-K_r of ``ours`` with the first K_r served items over K_r; rows with nothing served are left
+    out (NaN when every row is). With full lists it equals ``agreement_at_k``."""
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    scores = []
+    for mine, served in zip(ours, theirs):
+        served = served[served >= 0][:k]
+        if len(served):
+            scores.append(len(np.intersect1d(mine[: len(served)], served)) / len(served))
+    return float(np.mean(scores)) if scores else float("nan")
+
+
 def list_diversity(lists: np.ndarray) -> dict[str, float]:
     """Distinct items at top-1 and in the top-10 across users (a victim returning one list to all is useless)."""
     lists = np.asarray(lists)

@@ -447,3 +447,28 @@ def test_shared_pass_loss_equals_per_prefix_loss_for_recurrent_nets():
         g = torch.Generator().manual_seed(3)
         losses.append(_batch_loss(net, data, b, mode, cfg, g, torch.device("cpu"), ex))
     assert losses[0].item() == pytest.approx(losses[1].item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("defense_k, spec_k", [(5, 10), (1, 10), (10, 5)])
+def test_extraction_through_shortened_lists(defense_k, spec_k):
+    """A defense that truncates the lists (the built-in truncate) or a spec k below 10: every built-in
+    extraction attack runs and is judged; the observable hold-out agreement is read over the served items."""
+    from recsec.plugins.attacks.extraction import DFMEAutoregressive, DFMERandom, FewShotExtraction
+    from recsec.plugins.defenses.perturbation import Truncate
+    from recsec.plugins.recommenders.sasrec import SASRec
+
+    arena = Arena.for_testing(recommender=SASRec(max_epochs=2, patience=0, max_len=12),
+                              data=tiny_interactions(n_users=60), k=spec_k, defense=Truncate(k=defense_k))
+    for cls in (DFMEAutoregressive, DFMERandom, FewShotExtraction):
+        extra = {"sampler_epochs": 1} if cls is FewShotExtraction else {}
+        m = arena.attack(cls(n_sequences=30, seq_len=6, epochs=2, patience=0, gen_batch=16, **extra)).metrics
+        assert 0.0 <= m["attack.holdout_agr@10"] <= 1.0 and 0.0 <= m["attack.agr@10"] <= 1.0, cls.name
+
+
+def test_served_agreement_reads_only_the_served_items():
+    from recsec.metrics import served_agreement
+
+    ours = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+    assert served_agreement(ours, np.array([[2, 9, -1, -1], [-1, -1, -1, -1]]), 10) == 0.5  # row 2: nothing served
+    assert served_agreement(ours[:, :3], np.array([[3, 2, 1], [5, 6, 0]]), 3) == pytest.approx((1 + 2 / 3) / 2)
+    assert served_agreement(ours, ours, 4) == agreement_at_k(ours, ours, 4) == 1.0

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import PluginOutputError
 from ..evaluation import evaluate
-from ..metrics import agreement_at_k
+from ..metrics import agreement_at_k, served_agreement
 from ..queries import Queries
 from ..validation import check_lists
 
@@ -53,7 +53,9 @@ def verified_lists(log: "QueryLog", queries: Queries, lists: np.ndarray, who: st
         raise PluginOutputError(f"{who}: holdout_lists must hold one list per holdout query, got shape {lists.shape}")
     for i, h in enumerate(queries.histories):
         seen = answers.get(np.asarray(h, np.int64).tobytes(), [])
-        if not any(len(a) >= lists.shape[1] and np.array_equal(a[: lists.shape[1]], lists[i]) for a in seen):
+        # the served items of a claim (-1 pads a list a defense shortened) must start one real answer
+        claim = lists[i][lists[i] >= 0]
+        if not any(np.array_equal(np.asarray(a)[np.asarray(a) >= 0][: len(claim)], claim) for a in seen):
             raise PluginOutputError(f"{who}: holdout query {i} claims an answer the black box never gave it; "
                                     "report the lists the API returned")
     return lists
@@ -96,5 +98,5 @@ def judge_surrogate(arena: "Arena", out: "Surrogate", log: "QueryLog", knowledge
             raise PluginOutputError(f"{who}: Surrogate.holdout needs holdout_lists (the answers received)")
         theirs = verified_lists(log, out.holdout, out.holdout_lists, who)
         mine = _top10(model, out.holdout, arena.n_items, who)
-        metrics["attack.holdout_agr@10"] = agreement_at_k(mine, theirs[:, :10], 10)
+        metrics["attack.holdout_agr@10"] = served_agreement(mine, theirs, 10)  # lists may be shorter than 10
     return metrics

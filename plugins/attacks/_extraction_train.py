@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from recsec.metrics import agreement_at_k
+from recsec.metrics import served_agreement
 from recsec.params import Param
 from recsec.plugins.sequential.losses import mask_history, ranking_loss, repair_loss, sample_negatives
 from recsec.plugins.sequential.net import SeqNet
@@ -136,8 +136,9 @@ def holdout_agreement(net: SeqNet, data: LabelledSet, s: np.ndarray, t: np.ndarr
         full = mask_history(net.full_scores(net.last_vectors(tok)).float(), tok)
         mine.append(full.topk(k, dim=1).indices.cpu().numpy())
     net.train(was)
-    ours, theirs = np.concatenate(mine), data.lists[s, t][:, :k]
-    return {"agr@1": agreement_at_k(ours, theirs, 1), f"agr@{k}": agreement_at_k(ours, theirs, k)}
+    # the served lists may be shorter than k (a truncating defense, a small spec k): -1 pads them
+    ours, theirs = np.concatenate(mine), data.lists[s, t]
+    return {"agr@1": served_agreement(ours, theirs, 1), f"agr@{k}": served_agreement(ours, theirs, k)}
 
 
 def surrogate_state_path(ctx: "AttackContext", cfg: "Values", data: LabelledSet, net: SeqNet) -> Path | None:
