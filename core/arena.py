@@ -219,8 +219,12 @@ class Arena:
         hit = lists == test.targets[:, None]
         ranks = np.where(hit.any(axis=1), hit.argmax(axis=1), np.iinfo(np.int64).max // 2)
         out.update({f"defended.{k}": v for k, v in ranking_metrics(ranks, ks=(10,)).items()})
-        if out["utility.hr@10"] > 0:
-            out["defended.hr@10_cost"] = 1.0 - out["defended.hr@10"] / out["utility.hr@10"]
+        # the cost against the same victim's own served lists (its top-k, ties broken as it breaks them),
+        # not against utility.* (full ranking, ties counted pessimistically): a no-op defense costs 0
+        plain = self.victim.topk(q, int(api.k), exclude_history=api.exclude_history) == test.targets[:, None]
+        plain_hr = float(plain[:, :10].any(axis=1).mean())
+        if plain_hr > 0:
+            out["defended.hr@10_cost"] = 1.0 - out["defended.hr@10"] / plain_hr
         # A victim returning nearly one list to everybody makes agreement meaningless (methods.md section 7).
         out.update({f"utility.{k}": v for k, v in list_diversity(self.reference_top10(q)).items()})
         return out

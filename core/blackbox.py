@@ -89,6 +89,19 @@ class QueryLog:
         return len(self.records)
 
 
+def _check_histories(histories: "Sequence", n_items: int) -> None:
+    """Every query is item ids of this catalogue: integers in 0..n_items-1 (an item -1, n_items or 2.7
+    is the caller's mistake, refused with one line, never passed on to the victim)."""
+    for i, h in enumerate(histories):
+        arr = np.asarray(h)
+        if arr.size and (arr.dtype.kind not in "iu" or arr.ndim != 1):
+            raise ValueError(f"query {i}: a history must be a flat array of integer item ids, got {arr.dtype} "
+                             f"of shape {arr.shape}")
+        if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= n_items):
+            bad = int(arr.min()) if int(arr.min()) < 0 else int(arr.max())
+            raise ValueError(f"query {i}: item {bad} is outside the catalogue 0..{n_items - 1}")
+
+
 class BlackBoxAPI:
     """Top-k access to a (possibly defended) recommender, for accounts of one ``kind``.
 
@@ -154,6 +167,7 @@ class BlackBoxAPI:
 
         Raises ``BudgetExhausted`` if the batch does not fit in the remaining budget.
         """
+        _check_histories(histories.histories if isinstance(histories, Queries) else histories, self.n_items)
         q = histories if isinstance(histories, Queries) else Queries.of(histories, users)
         # One private copy: the victim, the defense and the log never share arrays with the caller
         # (an evaluator's queries are the test users' histories; an attacker could rewrite its own).

@@ -188,7 +188,10 @@ def run_isolated(attack: "Attack", api: "BlackBoxAPI", parcel: Any, context: dic
     info = BoxInfo(api.n_items, api.k, api.budget, api.serving, api.queries_used)
     busy = True
     try:
-        _send(w.conn, ("run", type(attack), dict(attack.given_params), parcel, context, info))
+        # the arena's import path now (a test or a third-party package may have added to it since
+        # the worker started), so the worker can import the attack's module by its name
+        job = pickle.dumps((type(attack), dict(attack.given_params), parcel, context, info), protocol=pickle.HIGHEST_PROTOCOL)
+        _send(w.conn, ("run", list(sys.path), job))
         while True:
             try:
                 msg = _recv(w.conn)
@@ -252,7 +255,9 @@ def worker_main() -> None:
         if msg[0] == "stop":
             return
         try:
-            data = pickle.dumps(("done", _run_one(conn, *msg[1:])), protocol=pickle.HIGHEST_PROTOCOL)
+            sys.path[:0] = [p for p in msg[1] if p not in sys.path]
+            msg = pickle.loads(msg[2])  # the job itself, unpickled once its modules can be found
+            data = pickle.dumps(("done", _run_one(conn, *msg)), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the arena, named
             _send_error(conn, exc)
         else:
@@ -272,8 +277,8 @@ def _send_error(conn: Connection, exc: BaseException) -> None:
     conn.send_bytes(data)
 
 
-def _run_one(conn: Connection, cls: type, given: dict[str, Any], parcel: Any, context: dict[str, Any],
-             info: BoxInfo) -> "AttackOutput":
+def _run_one(conn: Connection, cls: type, given: dict[str, Any], parcel: Any,
+             context: dict[str, Any], info: BoxInfo) -> "AttackOutput":
     from .context import AttackContext
     from .seeding import derive_seed, seed_global
 

@@ -123,3 +123,58 @@ def test_a_defense_cannot_tell_the_judge_from_an_attacker(peeking_registry, stor
     assert len(ids) > 2  # one account per test user for the judge, one for the attacker
     # it reversed the judge's lists too: its utility cost is the reversing defense's, not zero
     assert cells["spotter"].metrics["defended.hr@10"] == cells["toy-reverse"].metrics["defended.hr@10"]
+
+
+def test_the_black_box_refuses_histories_outside_the_catalogue():
+    from recsec.blackbox import AccountKind
+    from recsec.plugins.recommenders.popular import MostPopular
+    from recsec.threat import Serving
+
+    arena = Arena.for_testing(recommender=MostPopular(), data=tiny_interactions(n_users=30), k=10)
+    api = arena.serve(AccountKind.ATTACKER, Serving(k=10))
+    n = arena.n_items
+    for bad, msg in (([-1], "item -1 is outside"), ([n], f"item {n} is outside"), ([2.7], "integer item ids")):
+        with pytest.raises(ValueError, match=msg):
+            api.query([bad])
+    assert api.queries_used == 0 and len(api.log) == 0  # nothing was answered or counted
+
+
+def test_a_no_op_defense_costs_nothing():
+    from recsec.plugins.defenses.none import NoDefense
+    from recsec.testing.checks import _Popularity
+
+    arena = Arena.for_testing(recommender=_Popularity(), data=tiny_interactions(n_users=60), k=10, defense=NoDefense())
+    assert arena.utility()["defended.hr@10_cost"] == 0.0
+
+
+def test_the_pollution_judge_asks_as_each_user():
+    """A per-account quota must not see the judge's before/after measurement as one heavy account."""
+    import numpy as np
+
+    from recsec.defense import Defense
+    from recsec.plugins.attacks.pollution import ProfilePollution
+    from recsec.plugins.recommenders.sasrec import SASRec
+
+    class Quota(Defense):
+        name = "quota"
+        shortens_lists = True
+
+        def __init__(self, **given):
+            super().__init__(**given)
+            self.used: dict[str, int] = {}
+
+        def answer(self, queries, lists, personalised, account, rng):
+            n = self.used[account.id] = self.used.get(account.id, 0) + len(queries)
+            return (lists if n <= 3 else lists[:, :1]), np.zeros(len(queries), dtype=bool)
+
+    data = tiny_interactions(n_users=60)
+    attack = dict(n_sequences=30, seq_len=6, epochs=2, patience=0, gen_batch=16, max_queries=400,
+                  n_targets=2, n_users=10, n_append=2, n_candidates=3)
+    judged = []
+    for defense in (None, Quota()):
+        arena = Arena.for_testing(recommender=SASRec(max_epochs=2, patience=0, max_len=12), data=data, k=10,
+                                  defense=defense)
+        m = arena.attack(ProfilePollution(**attack), budget=None).metrics
+        judged.append({k: v for k, v in m.items() if k.startswith("attack.target_")})
+    # the attacker's own 400 queries exhaust its quota, so what it learned differs; the judge's lists do not
+    assert judged[0]["attack.target_ndcg@10_before"] == judged[1]["attack.target_ndcg@10_before"]

@@ -52,7 +52,10 @@ def judge_pollution(arena: "Arena", out: "PollutedProfiles", tasks: "PollutionTa
                                 f"({len(tasks.targets)}), got {len(out.appended)}")
     rng = arena.streams.rng("pollution-baseline")
     n = arena.n_items
-    before = api.query(Queries(tasks.histories))
+    # Each polluted profile asks as its own user (one account per user, as the utility check asks):
+    # a per-account defense must not see the judge's measurement as one heavy account.
+    accounts = [f"user-{i}" for i in range(len(tasks.histories))]
+    before = api.query(Queries(tasks.histories), account=accounts)
     rows: dict[str, list[float]] = {}
     for target, appended in zip(tasks.targets, out.appended):
         ok = tasks.eligible(int(target))
@@ -65,10 +68,12 @@ def judge_pollution(arena: "Arena", out: "PollutedProfiles", tasks: "PollutionTa
         hists = [tasks.histories[i] for i in ok]
         rnd = rng.integers(0, n - 1, size=app.shape)
         rnd = rnd + (rnd >= target)  # uniform over the items other than the target
+        who_ok = [accounts[i] for i in ok]
         served = {
             "before": before[ok],
-            "after": api.query(Queries([np.concatenate([h, a]) for h, a in zip(hists, app)])),
-            "random": api.query(Queries([np.concatenate([h, a]) for h, a in zip(hists, rnd)])),
+            "after": api.query(Queries([np.concatenate([h, a]) for h, a in zip(hists, app)]), account=who_ok),
+            "random": api.query(Queries([np.concatenate([h, a]) for h, a in zip(hists, rnd)]),
+                                account=[f"{a}-random" for a in who_ok]),
         }
         for when, lists in served.items():
             ndcg, hr, rank = _rank_scores(target_ranks(lists, int(target)))

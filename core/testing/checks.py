@@ -38,6 +38,9 @@ def tiny_interactions(n_users: int = 80, n_items: int = 50, per_user: int = 15, 
     Small enough for a check to train on in a second, structured enough that a
     working model beats random.
     """
+    if per_user > n_items // 2:
+        raise ValueError(f"tiny_interactions: per_user ({per_user}) must be at most n_items // 2 ({n_items // 2}): "
+                         "each user draws distinct items from one half of the catalogue")
     rng = np.random.default_rng(seed)
     users, items, times = [], [], []
     half = n_items // 2
@@ -228,7 +231,10 @@ def check_attack(cls: type[Attack], recommender: Recommender | None = None, budg
     attack = cls(**params)
     data = tiny_interactions(n_users=160, per_user=24)  # >= 20 events: the membership protocol's default threshold
     with _contract():
-        arena = Arena.for_testing(recommender=recommender or _Popularity(), data=data, attack=attack, defense=defense, k=10)
+        # isolated, as the runner runs it: an attack that only works in the arena's process (a class
+        # defined in a function, an output that does not pickle, a peek at the victim) fails here
+        arena = Arena.for_testing(recommender=recommender or _Popularity(), data=data, attack=attack, defense=defense, k=10,
+                                  isolate=True)
         verdict = arena.attack(attack, budget=budget)
     primary = attack.primary_metric
     assert primary in verdict.metrics, f"the judge produced no {primary!r}: {sorted(verdict.metrics)}"
