@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from . import __version__
+from .cli_errors import fail as _fail
+from .cli_errors import outside_error
+from .cli_types import count_arg, gpus_arg, seconds_arg
 from .errors import RecsecError
+from .interrupts import configure_logging, stop_on_signals
 
 
 
@@ -66,17 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
                      "on one database, e.g. one per GPU")
     _add_only(run)
     scale = run.add_mutually_exclusive_group()
-    scale.add_argument("--workers", type=int, default=0, metavar="N",
+    scale.add_argument("--workers", type=count_arg(0), default=0, metavar="N",
                        help="run on a local Dask cluster of N worker processes (cells sharing a victim wait for its training)")
     scale.add_argument("--scheduler", metavar="ADDRESS|FILE",
                        help="run on an existing Dask cluster: a scheduler address or scheduler file (e.g. from dask-jobqueue)")
-    run.add_argument("--gpus", metavar="0,1,...", help="with --workers: put workers on these GPUs (each sees one, as cuda)")
-    run.add_argument("--per-gpu", type=int, default=1, metavar="N", help="with --gpus: workers (cells at once) per GPU")
-    run.add_argument("--threads-per-worker", type=int, default=0, metavar="N",
-                     help="torch threads of each worker (default: the cores divided among the workers)")
-    run.add_argument("--trial-tasks", type=int, default=0, metavar="N",
+    run.add_argument("--gpus", type=gpus_arg, metavar="0,1,...", help="with --workers: put workers on these GPUs (each sees one, as cuda)")
+    run.add_argument("--per-gpu", type=count_arg(1), default=1, metavar="N", help="with --gpus: workers (cells at once) per GPU")
+    run.add_argument("--threads", "--threads-per-worker", dest="threads", type=count_arg(0), default=0, metavar="N",
+                     help="torch threads of each process computing cells: this run's, or each worker's with --workers "
+                     "(default: the cores available divided among them, at most the physical cores)")
+    run.add_argument("--trial-tasks", type=count_arg(0), default=0, metavar="N",
                      help="on a cluster: run a tuned cell's Optuna trials as N parallel tasks on one study")
-    run.add_argument("--lease", type=float, default=90.0, metavar="SECONDS",
+    run.add_argument("--lease", type=seconds_arg, default=90.0, metavar="SECONDS",
                      help="how long a cell's claim lasts without a heartbeat; a dead worker's cell is retried after it")
     prog = run.add_mutually_exclusive_group()
     prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="show progress bars")
@@ -135,12 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args, parser)
     except RecsecError as exc:
-        # One line, whatever the message (a plugin's error may span several).
-        print("recsec: error: " + "; ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip()), file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     except KeyboardInterrupt:
         print("recsec: interrupted; finished cells are stored, re-run the same command to resume", file=sys.stderr)
         return 130
+    except Exception as exc:  # a closed pipe, a file, a database refusing a write: one line, no traceback
+        if (message := outside_error(exc, getattr(args, "db", None))) is None:
+            raise
+        return _fail(message)
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -201,12 +208,13 @@ def _read(db: str | None, benchmark: str | None = None):  # -> recsec.results.Re
 
 
 def _report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise RecsecError(f"report --out {out}: a file is there, not a folder; name a folder for the site")
     from .reports import render_site
+    from .reports.folder import check_site_folder, claim_site_folder
 
-    site = render_site(_read(args.db), out)
+    out = Path(args.out)
+    check_site_folder(out)  # before reading: a refused folder costs nothing
+    results = _read(args.db)
+    site = render_site(results, claim_site_folder(out))  # marked first: a failed render stays re-renderable
     print(f"leaderboard written to {site / 'index.html'}")
     return 0
 
@@ -285,56 +293,17 @@ def _run(args: argparse.Namespace) -> int:
     from .api import run
 
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    _configure_logging(1 if args.verbose else -1 if args.quiet else 0, progress)
-    gpus = [int(g) for g in args.gpus.split(",")] if args.gpus else []
-    _stop_on_signals()
+    configure_logging(1 if args.verbose else -1 if args.quiet else 0, progress)
+    gpus = args.gpus or []
+    stop_on_signals()
     summary = run(spec, db=args.db, workers=args.workers, scheduler=args.scheduler, only=args.only, shard=args.shard,
                   data_dir=args.data_dir, device=args.device, force=args.force, artifacts=args.artifacts,
                   allow_download=not args.no_download, progress=progress, gpus=gpus, per_gpu=args.per_gpu,
-                  trial_tasks=args.trial_tasks, lease_s=args.lease, threads_per_worker=args.threads_per_worker,
+                  trial_tasks=args.trial_tasks, lease_s=args.lease, threads=args.threads,
                   announce=lambda msg: print(f"recsec: {msg}", file=sys.stderr))
     c = summary.counts
     print(f"recsec: {spec.name}: {c['done']} done, {c['cached']} already stored, {c['skipped']} skipped, {c['failed']} failed", file=sys.stderr)
     return 1 if c["failed"] else 0
-
-
-def _stop_on_signals() -> None:
-    """Make SIGTERM and SIGINT stop a run the way Ctrl-C does.
-
-    A scheduler or ``kill`` stops a worker with SIGTERM, whose default would end
-    the process on the spot and leave its cell and run marked "running"; a shell
-    starts background jobs with SIGINT ignored. Both now raise KeyboardInterrupt,
-    so the current cell goes back to "pending" (its victim's training state is
-    kept), the run is stored as "interrupted", and the same command resumes.
-    """
-    import signal
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def _configure_logging(verbosity: int, progress: bool) -> None:
-    """Log lines through the standard logging module: one per cell start and end (``recsec.cells``),
-    what components report (``recsec.progress``) with ``-v``, only failures with ``-q``; above a
-    progress bar when there is one."""
-    import logging
-
-    class _AboveBar(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            from tqdm import tqdm
-
-            tqdm.write(self.format(record), file=sys.stderr)
-
-    handler: logging.Handler = _AboveBar() if progress else logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    root = logging.getLogger("recsec")
-    root.handlers[:] = [handler]
-    root.propagate = False
-    root.setLevel(logging.WARNING if verbosity < 0 else logging.INFO)
-    logging.getLogger("recsec.progress").setLevel(logging.INFO if verbosity > 0 else logging.WARNING)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -89,12 +89,38 @@ class Interactions:
         )
 
     def order(self) -> np.ndarray:
-        """Indices sorting events by (user, timestamp, item): the reference protocol's order."""
+        """Indices sorting events by (user, timestamp, item): the reference protocol's order
+        (methods.md section 1) and recsec's one tie rule, which every split, sequence and
+        duplicate policy uses.
+
+        Events at the same time go by item in the order of the *raw* item ids when they are
+        known (else of the dense ids): two loaders of one file that number items differently
+        (sorted, or by first appearance) still give every user the same sequence. Events
+        equal in all three keep their row order.
+        """
         ts = self.timestamps if self.timestamps is not None else np.zeros(len(self), dtype=np.int64)
-        return np.lexsort((self.items, ts, self.users))
+        return np.lexsort((self.item_tie_rank()[self.items], ts, self.users))
+
+    def item_tie_rank(self) -> np.ndarray:
+        """Each dense item id's rank among the raw item ids (the dense id itself when those are
+        unknown or already sorted, as ``from_raw`` and the loaders leave them), shape (n_items,)."""
+        raw = self.raw_item_ids
+        dense = np.arange(self.n_items, dtype=np.int64)
+        if raw is None or len(raw) != self.n_items or len(raw) < 2:
+            return dense
+        raw = np.asarray(raw)
+        try:
+            if bool(np.all(raw[1:] >= raw[:-1])):
+                return dense
+            by_raw = np.argsort(raw, kind="stable")
+        except TypeError:  # raw ids that do not compare (mixed types): the dense order
+            return dense
+        rank = np.empty(self.n_items, dtype=np.int64)
+        rank[by_raw] = dense
+        return rank
 
     def sequences(self) -> list[np.ndarray]:
-        """Each user's items in time order (ties broken by item id); index = dense user id."""
+        """Each user's items in time order (ties by ``order``'s rule); index = dense user id."""
         idx = self.order()
         users, items = self.users[idx], self.items[idx]
         bounds = np.searchsorted(users, np.arange(self.n_users + 1))

@@ -58,6 +58,45 @@ def iterative_k_core(data: Interactions, min_item_count: int = 5, min_user_count
     return _with_source(nxt, source)
 
 
+#: What a dataset does with repeated (user, item) rows (its ``duplicates`` parameter).
+DUPLICATE_POLICIES = ("error", "first", "last")
+
+
+def first_duplicate(data: Interactions) -> tuple[int, int] | None:
+    """(row, earlier row) for the first row, in row order, whose (user, item) an earlier row
+    already has; None when every pair is distinct.
+
+    A repeated pair lets leave-one-out hold out an event that training still holds (a
+    copy of it), so a duplicate must be refused or resolved before any split.
+    """
+    key = data.users.astype(np.int64) * max(int(data.n_items), 1) + data.items
+    by_key = np.argsort(key, kind="stable")  # equal keys keep row order: the earlier row first
+    sorted_key = key[by_key]
+    repeats = np.flatnonzero(sorted_key[1:] == sorted_key[:-1]) + 1
+    if not len(repeats):
+        return None
+    row = int(by_key[repeats].min())
+    earlier = int(by_key[np.searchsorted(sorted_key, key[row])])
+    return row, earlier
+
+
+def drop_duplicates(data: Interactions, keep: str) -> Interactions:
+    """One event per (user, item): the earliest (``keep="first"``) or the latest (``"last"``) in
+    time order (``Interactions.order``, the one tie rule), its rating and timestamp with it.
+    The kept rows stay in their original order; ``source["duplicates"]`` counts the dropped."""
+    if keep not in ("first", "last"):
+        raise ValueError(f"keep must be 'first' or 'last', got {keep!r}")
+    idx = data.order()
+    if keep == "last":
+        idx = idx[::-1]
+    key = data.users[idx].astype(np.int64) * max(int(data.n_items), 1) + data.items[idx]
+    _, first = np.unique(key, return_index=True)  # the first occurrence along idx
+    kept = data.subset(np.sort(idx[first]))
+    source = dict(data.source)
+    source["duplicates"] = {"policy": keep, "dropped": int(len(data) - len(kept))}
+    return _with_source(kept, source)
+
+
 def reindex(data: Interactions) -> Interactions:
     """Dense ids over the users and items that occur, raw-id order kept; events in canonical order."""
     used_users, users = np.unique(data.users, return_inverse=True)

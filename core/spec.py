@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .bounded import SPEC_MAX_BYTES, read_limited
 from .device import device_problem
 from .errors import ParameterError, RecsecError, SpecError
 from .limits import INT32_MAX, NAME_MAX, control_character, int32_problem
@@ -46,6 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
 SECTIONS = {"datasets": "dataset", "recommenders": "recommender", "attacks": "attack", "defenses": "defense"}
 TOP_LEVEL = set(SECTIONS) | {"benchmark", "tune", "judge"}
 BENCHMARK_KEYS = {"name", "description", "seeds", "k", "device"}
+#: How deep tables and arrays may nest: a grid of lists inside a component's params is about 5.
+MAX_NESTING = 32
 TUNE_KEYS = {"component", "n_trials", "metric", "direction", "sampler_seed", "params", "timeout", "allow_test_metric"}
 
 
@@ -97,8 +100,8 @@ def _fail(path: str, where: str, msg: str) -> SpecError:
 def load_spec(path: str | Path, registry: "Registry") -> Spec:
     """Read and validate a spec file; raises SpecError naming the file, line or field."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
+    try:  # a FIFO, a device or a huge file is refused before it is read (recsec.bounded)
+        data = read_limited(p, SPEC_MAX_BYTES, "spec")
     except OSError as exc:
         raise SpecError(f"{p}: cannot read spec: {exc.strerror or exc}") from exc
     try:
@@ -110,11 +113,40 @@ def load_spec(path: str | Path, registry: "Registry") -> Spec:
 
 
 def parse_spec(text: str, registry: "Registry", path: str = "<spec>") -> Spec:
+    """Validate spec ``text`` (``path`` names it in messages); raises SpecError naming the field."""
+    if len(text) > SPEC_MAX_BYTES:
+        raise SpecError(f"{path}: is {len(text)} characters long, over the {SPEC_MAX_BYTES} limit for a spec")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message already carries "(at line L, column C)".
         raise SpecError(f"{path}: malformed TOML: {exc}") from exc
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise SpecError(f"{path}: malformed TOML: arrays or tables nested too deeply to read "
+                        f"(a spec needs at most {MAX_NESTING} levels)") from None
+    if (deep := _too_deep(raw)) is not None:
+        raise _fail(path, deep, f"nested more than {MAX_NESTING} levels deep; a spec needs far fewer")
+    try:
+        return _parse_raw(raw, text, registry, path)
+    except RecursionError:  # a name[k=v] value nested in brackets beyond what the parser can follow
+        raise SpecError(f"{path}: a value is nested too deeply (brackets inside brackets) to read") from None
+
+
+def _too_deep(raw: dict[str, Any]) -> str | None:
+    """The field path of the first value nested deeper than MAX_NESTING, or None (iterative: no recursion)."""
+    stack: list[tuple[Any, str, int]] = [(raw, "top level", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return where
+        if isinstance(value, dict):
+            stack += [(v, k if where == "top level" else f"{where}.{k}", depth + 1) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+    return None
+
+
+def _parse_raw(raw: dict[str, Any], text: str, registry: "Registry", path: str) -> Spec:
 
     unknown = sorted(set(raw) - TOP_LEVEL)
     if unknown:

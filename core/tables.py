@@ -29,6 +29,7 @@ __all__ = [
     "cell_rows",
     "trial_rows",
     "flat",
+    "csv_safe",
     "to_csv",
     "to_json",
     "load_results",
@@ -132,12 +133,27 @@ def flat(value: Any) -> Any:
     return value
 
 
+#: A spreadsheet evaluates a field that starts with one of these as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """``value`` as a CSV field (:func:`flat`); a text that a spreadsheet would run as a formula
+    (a benchmark or metric name such as ``=HYPERLINK(...)``) gets a leading ``'``, the usual
+    escape that makes it show as text. Numbers, negative ones included, are left as numbers."""
+    value = flat(value)
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """CSV with a header row; an absent value is an empty field."""
+    """CSV with a header row; an absent value is an empty field; every text field and column
+    name passes :func:`csv_safe`."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows({k: flat(v) for k, v in row.items()} for row in rows)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([csv_safe(c) for c in columns])
+    writer.writerows([csv_safe(row.get(c)) for c in columns] for row in rows)
     return out.getvalue()
 
 

@@ -276,6 +276,14 @@ DATA = [
     ("plugin-load-raises", "raw-load", "unused", "", r"dataset 'raw-load': ValueError: column 3 is not a rating"),
     ("plugin-fingerprint-raises", "raw-fingerprint", "unused", "", r"dataset 'raw-fingerprint': KeyError: 'path'"),
     ("steam-truncated", "steam", "steam/Steam.txt.gz", _gz("1 2\n" * 500)[:30], r"Steam\.txt\.gz: truncated or damaged gzip file"),
+    # a repeated (user, item) pair would let leave-one-out hold out a copy of a training event
+    ("duplicate-row", "ml-100k", "ml-100k/u.data", U_DATA + "1\t8\t4\t9999\n", r"u\.data:181: user 1 and item 8 again \(first at line 1\); .*set duplicates=first or duplicates=last on ml-100k"),
+    ("duplicate-row-gz", "ml-100k", "ml-100k/u.data.gz", _gz("\n" + U_DATA + U_DATA), r"u\.data\.gz:182: user 1 and item 8 again \(first at line 2\)"),
+    ("duplicate-after-header", "ml-latest-small", "ml-latest-small/ratings.csv", "userId,movieId,rating,timestamp\n1,2,3.0,4\n1,3,3.0,5\n1,2,4.0,6\n", r"ratings\.csv:4: user 1 and item 2 again \(first at line 2\)"),
+    ("duplicate-in-a-sequence", "ml-1m[variant=sequences]", "ml-1m/sequences_chronological.txt", "1 2 3\n2 5 6 5\n", r"sequences_chronological\.txt:2: user 2 and item 5 again \(first at line 2\)"),
+    ("duplicate-no-timestamps", "ml-1m[variant=ratings-no-timestamps]", "ml-1m/ratings_no_timestamps.dat", "1::2::3\n1::2::4\n", r"ratings_no_timestamps\.dat:2: user 1 and item 2 again \(first at line 1\)"),
+    ("duplicate-pair", "amazon-beauty-bert4rec", "amazon-beauty/beauty_bert4rec.txt", "1 2\n1 3\n\n1 2\n", r"beauty_bert4rec\.txt:4: user 1 and item 2 again \(first at line 1\)"),
+    ("duplicate-string-ids", "amazon-beauty[variant=ratings]", "amazon-beauty/ratings_Beauty.csv", "A,B,5.0,1\nA,C,4.0,2\nA,B,3.0,3\n", r"ratings_Beauty\.csv:3: user 'A' and item 'B' again \(first at line 1\)"),
 ]
 
 

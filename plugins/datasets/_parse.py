@@ -9,15 +9,14 @@ Parsing stays vectorised; the line-by-line scan runs only to explain a failure.
 
 from __future__ import annotations
 
-import gzip
 import io
 import warnings
-import zlib
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from recsec.bounded import DAMAGED_GZIP, ReadRefused, read_data
 from recsec.errors import DataUnavailableError
 
 #: The columns a rating table can have: user, item, rating, timestamp.
@@ -25,16 +24,14 @@ COLUMN_TYPES = {"u": np.int64, "i": np.int64, "r": np.float32, "t": np.int64}
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when it is gzip (by magic number, whatever its name)."""
+    """The file's content, gunzipped when it is gzip (by magic number, whatever its name), within
+    the limits of ``recsec.bounded`` (size, gzip ratio; a FIFO or a directory is refused)."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(2)
-        if head == b"\x1f\x8b":
-            with gzip.open(path, "rb") as g:
-                return g.read()
-        return Path(path).read_bytes()
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        return read_data(path)
+    except DAMAGED_GZIP as exc:
         raise DataUnavailableError(f"{path}: truncated or damaged gzip file ({exc})") from exc
+    except ReadRefused as exc:
+        raise DataUnavailableError(f"{path}: {exc}") from exc
     except OSError as exc:
         raise DataUnavailableError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
 

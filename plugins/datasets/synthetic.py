@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from recsec.data import Interactions
-from recsec.datacache import cache_key
 from recsec.dataset import DataContext, Dataset
 from recsec.errors import ParameterError
 from recsec.params import Param
@@ -184,6 +183,3 @@ class Synthetic(Dataset):
             data = one_pass_filter(data, self.p.min_item_count, self.p.min_user_count)
         log.info("%s: %s", self.instance_name, data.stats())
         return data
-
-    def fingerprint(self, ctx: DataContext | None = None) -> str:
-        return cache_key(self.name, self.version, {}, self.param_values)
