@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from .errors import BudgetExhausted
+from .interrupts import exit_cause
 from .queries import Queries
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,7 +198,7 @@ def run_isolated(attack: "Attack", api: "BlackBoxAPI", parcel: Any, context: dic
                 msg = _recv(w.conn)
             except (EOFError, OSError):
                 code = w.proc.wait()
-                raise AttackProcessDied(f"the attack's process died ({_exit_text(code)}) before it returned an output")
+                raise AttackProcessDied(f"the attack's process died ({exit_cause(code)}) before it returned an output")
             if msg[0] == "query":
                 _, histories, users, account = msg
                 try:
@@ -220,19 +221,6 @@ def run_isolated(attack: "Attack", api: "BlackBoxAPI", parcel: Any, context: dic
         if busy:  # Ctrl-C, a failing defense, a death: the worker is mid-attack, never reuse it
             w.kill()
         raise
-
-
-def _exit_text(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        import signal
-
-        try:
-            return f"signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"signal {-code}"
-    return f"exit code {code}"
 
 
 # -- the attacker's side ------------------------------------------------------------------------------

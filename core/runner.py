@@ -3,8 +3,11 @@ their arenas (``recsec.workbench``) and stores every outcome.
 
 Finished cells are skipped on the next run (``force`` recomputes, keeping the stored result
 until a new one replaces it), so an interrupted run resumes where it stopped. A cell whose
-component raises (anything, ``SystemExit`` included) is stored as failed with its traceback
-and the matrix goes on; Ctrl-C puts the current cell back to pending and stops.
+component raises (anything, ``SystemExit`` and ``KeyboardInterrupt`` included) is stored as
+failed with its traceback and the matrix goes on; the user's Ctrl-C or SIGTERM (told apart by
+``recsec.interrupts``) puts the current cell back to pending and stops. A cell whose process
+dies is counted by ``recsec.storage.claims`` and stored failed at the second death. A run row
+ends ``finished``, ``interrupted`` or ``died``.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import __version__
+from . import __version__, interrupts
 from .cells import Cell, plan
 from .dataset import DataContext
+from .device import hardware_info, package_versions, resolve_device, use_deterministic_kernels
 from .storage import claims
+from .storage import repository as repo
 from .storage.claims import Heartbeat
 from .workbench import Workbench
 
@@ -58,8 +63,10 @@ class RunOptions:
     per_gpu: int = 1
     #: Optuna trials of one tuned cell run as this many parallel tasks (distributed runs)
     trial_tasks: int = 0
-    #: torch threads per Dask worker (0: the machine's cores divided among the workers)
-    threads_per_worker: int = 0
+    #: torch threads of each process computing cells (0: ``recsec.device.thread_policy``'s default)
+    threads: int = 0
+    #: compute into this existing run (a supervised child, ``recsec.supervisor``) instead of starting one
+    run_id: int | None = None
 
 
 @dataclass
@@ -72,15 +79,6 @@ class RunSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def package_versions() -> dict[str, str]:
-    import platform
-
-    import numpy
-    import torch
-
-    return {"recsec": __version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
-
-
 def component_versions(cell: Cell) -> dict[str, str]:
     out = {}
     for comp in (cell.dataset, cell.recommender, cell.attack, cell.defense):
@@ -89,22 +87,26 @@ def component_versions(cell: Cell) -> dict[str, str]:
 
 
 def _error_line(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):  # only a component's reaches here: a real one stops the run
+        return "KeyboardInterrupt raised by a component (no Ctrl-C or signal was received)"
     return f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def cell_identity(cell: Cell) -> repo.CellIdentity:
+    """What the database stores to name ``cell`` (``recsec.storage.repository.CellIdentity``)."""
+    return repo.CellIdentity(config_hash=cell.config_hash, benchmark=cell.benchmark, dataset=cell.dataset.instance_name,
+                             recommender=cell.recommender.instance_name, attack=cell.attack.instance_name,
+                             defense=cell.defense.instance_name, seed=cell.seed, data_fingerprint=cell.data_fingerprint,
+                             config={**cell.config, "primary_metric": cell.attack.primary_metric})
 
 
 class Runner:
     """Runs one spec against one results store."""
 
     def __init__(self, spec: "Spec", storage: "Storage", options: RunOptions) -> None:
-        from .device import resolve_device, use_deterministic_kernels
-
-        self.spec = spec
-        self.storage = storage
-        self.opt = options
+        self.spec, self.storage, self.opt = spec, storage, options
         self.device = resolve_device(options.device if options.device != "auto" or not spec.device else spec.device)
         use_deterministic_kernels(self.device)  # before hardware_info records it (RunContexts do it too)
-        from .device import hardware_info
-
         self.hardware = hardware_info()
         self.data_ctx = DataContext.from_env(options.data_dir, allow_download=options.allow_download, progress=options.progress)
         self.worker = claims.new_worker_id()
@@ -113,37 +115,42 @@ class Runner:
 
     def run(self) -> RunSummary:
         from tqdm import tqdm
-
-        from .storage import repository as repo
-
         cells = plan(self.spec, self.opt.only, self.opt.shard, self.data_ctx)  # data errors before a run row
-        with self.storage.transaction() as s:
-            run_id = repo.start_run(
-                s, benchmark=self.spec.name, spec_path=self.spec.path, spec_text=self.spec.text,
-                recsec_version=__version__, hardware=self.hardware,
-                options={"device": str(self.device), "force": self.opt.force,
-                         "only": {k: sorted(v) for k, v in self.opt.only.items()}})
+        owner = self.opt.run_id is None  # a supervised child computes into its parent's run
+        run_id = self._start_run() if owner else self.opt.run_id
         summary = RunSummary(run_id)
         bar = tqdm(total=len(cells), desc=self.spec.name, unit="cell", disable=not self.opt.progress, dynamic_ncols=True)
-        status = "finished"
+        status = "died"  # unless it ends one of the two ways below (e.g. the database went away)
         try:
-            self._execute(cells, run_id, summary, bar)
+            with interrupts.watch(), Heartbeat(self.storage, self.worker, self.opt.lease_s, run_id if owner else None):
+                self._execute(cells, run_id, summary, bar)
+            status = "finished"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
             bar.close()
-            with self.storage.transaction() as s:
-                repo.finish_run(s, run_id, status)
+            if owner:
+                with self.storage.transaction() as s:
+                    repo.finish_run(s, run_id, status)
         return summary
+
+    def _start_run(self) -> int:
+        with self.storage.transaction() as s:
+            if dead := claims.mark_dead_runs(s):
+                self.opt.log(f"runs {', '.join(map(str, dead))} stopped without ending (their process died): marked died")
+            return repo.start_run(
+                s, benchmark=self.spec.name, spec_path=self.spec.path, spec_text=self.spec.text,
+                recsec_version=__version__, hardware=self.hardware, worker=self.worker,
+                options={"device": str(self.device), "force": self.opt.force, "lease_s": self.opt.lease_s,
+                         "only": {k: sorted(v) for k, v in self.opt.only.items()}})
 
     def _execute(self, cells: list[Cell], run_id: int, summary: RunSummary, bar: Any) -> None:
         """Compute ``cells`` in this process (``recsec.distributed.DistributedRunner``: on a cluster)."""
-        with Heartbeat(self.storage, self.worker, self.opt.lease_s):
-            waiting = self._pass(cells, run_id, summary, bar)
-            while waiting:  # cells another worker holds: wait until they are done or their lease expires
-                time.sleep(min(5.0, self.opt.lease_s / 4))
-                waiting = self._pass(waiting, run_id, summary, bar)
+        waiting = self._pass(cells, run_id, summary, bar)
+        while waiting:  # cells another worker holds: wait until they are done or their lease expires
+            time.sleep(min(5.0, self.opt.lease_s / 4))
+            waiting = self._pass(waiting, run_id, summary, bar)
 
     def _pass(self, cells: list[Cell], run_id: int, summary: RunSummary, bar: Any) -> list[Cell]:
         """Run every cell this worker can claim; return those another worker holds."""
@@ -161,19 +168,9 @@ class Runner:
         summary.waited.update(c.config_hash for c in busy)
         return busy
 
-    def _identity(self, cell: Cell, run_id: int) -> dict[str, Any]:
-        return dict(config_hash=cell.config_hash, benchmark=cell.benchmark, dataset=cell.dataset.instance_name,
-                    recommender=cell.recommender.instance_name, attack=cell.attack.instance_name,
-                    defense=cell.defense.instance_name, seed=cell.seed, run_id=run_id,
-                    data_fingerprint=cell.data_fingerprint,
-                    config={**cell.config, "primary_metric": cell.attack.primary_metric})
-
     def _run_one(self, cell: Cell, run_id: int, summary: RunSummary) -> str:
-        from .storage import repository as repo
-
         key = cell.config_hash
-        fields = self._identity(cell, run_id)
-        ident = repo.CellIdentity(**{k: v for k, v in fields.items() if k != "run_id"})
+        ident = cell_identity(cell)
         with self.storage.transaction() as s:
             existing = repo.get_cell(s, key)
             # a tuned cell whose study has fewer trials than the spec now asks for is continued
@@ -181,11 +178,13 @@ class Runner:
                       and (existing.n_trials or 0) < self.spec.tune.n_trials)
             if existing is not None and existing.status in ("done", "skipped") and not (self.opt.force or extend):
                 return "cached"
+            if existing is not None and claims.died_out(existing) and not self.opt.force:  # not even its skip()
+                return self._report_failure(cell, existing.error or "the process died", False, summary)
             had_result = existing is not None and existing.status == "done"
             try:
                 reason = cell.skip_reason()
             except BaseException as exc:  # noqa: BLE001 - a plugin's skip() may raise anything, SystemExit too
-                if isinstance(exc, KeyboardInterrupt):
+                if isinstance(exc, KeyboardInterrupt) and interrupts.requested():
                     raise
                 if claims.claim(s, ident, worker=self.worker, lease_s=self.opt.lease_s, force=True, run_id=run_id) == "busy":
                     return "busy"
@@ -196,20 +195,22 @@ class Runner:
                 return "skipped"
             state = claims.claim(s, ident, worker=self.worker, lease_s=self.opt.lease_s, force=self.opt.force or extend,
                                  run_id=run_id)
+            if state == "died":  # stored failed by the claim: it killed its process too often
+                return self._report_failure(cell, repo.get_cell(s, key).error or "the process died", had_result, summary)
             if state != "claimed":
                 return state
         cell_log.info("start %s", cell.label)
         t0 = time.perf_counter()
         try:
             out = self.bench.compute(cell, self.spec.tune, force=self.opt.force)
-        except KeyboardInterrupt:
-            with self.storage.transaction() as s:
-                repo.save_failed(s, key, error="interrupted", traceback="KeyboardInterrupt: the run was interrupted",
-                                 status="pending", keep_result=had_result)
-                repo.add_event(s, key, "interrupted", run_id=run_id, worker=self.worker)
-                claims.release(s, key, self.worker)
-            raise
         except BaseException as exc:  # noqa: BLE001 - a failing cell (SystemExit included) is recorded; the matrix goes on
+            if isinstance(exc, KeyboardInterrupt) and interrupts.requested():
+                with self.storage.transaction() as s:
+                    repo.save_failed(s, key, error="interrupted", traceback="KeyboardInterrupt: the run was interrupted",
+                                     status="pending", keep_result=had_result)
+                    repo.add_event(s, key, "interrupted", run_id=run_id, worker=self.worker)
+                    claims.release(s, key, self.worker)
+                raise
             with self.storage.transaction() as s:
                 return self._failed(s, cell, run_id, exc, "compute", had_result, summary)
         with self.storage.transaction() as s:
@@ -226,14 +227,15 @@ class Runner:
 
     def _failed(self, s: Any, cell: Cell, run_id: int, exc: BaseException, where: str, had_result: bool,
                 summary: RunSummary) -> str:
-        from .storage import repository as repo
-
         tb = "".join(traceback.format_exception(exc))
         repo.save_failed(s, cell.config_hash, error=_error_line(exc), traceback=tb, keep_result=had_result)
         repo.add_event(s, cell.config_hash, "failed", run_id=run_id, worker=self.worker, detail=f"{where}: {_error_line(exc)}")
         claims.release(s, cell.config_hash, self.worker)
-        summary.failures.append((cell.label, _error_line(exc)))
+        return self._report_failure(cell, _error_line(exc), had_result, summary)
+
+    def _report_failure(self, cell: Cell, error: str, had_result: bool, summary: RunSummary) -> str:
+        summary.failures.append((cell.label, error))
         kept = " (the stored result is kept)" if had_result else ""
-        self.opt.log(f"FAILED {cell.label}: {_error_line(exc)}{kept}")
-        cell_log.warning("failed %s: %s%s", cell.label, _error_line(exc), kept)
+        self.opt.log(f"FAILED {cell.label}: {error}{kept}")
+        cell_log.warning("failed %s: %s%s", cell.label, error, kept)
         return "failed"

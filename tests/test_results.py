@@ -178,7 +178,7 @@ def test_read_commands_refuse_a_schema_behind(db_url: str, capsys: pytest.Captur
     for argv in (["results"], ["report", "--out", "unused-site"]):
         assert main([*argv, "--db", db_url]) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "has schema 0001, behind this recsec's 0002; run `recsec db upgrade --db " in err
+        assert err.count("\n") == 1 and "has schema 0001, behind this recsec's 0003; run `recsec db upgrade --db " in err
     assert store.current_revision() == "0001"  # and nothing was migrated
     store.dispose()
     assert not Path("unused-site").exists()

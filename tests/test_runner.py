@@ -75,9 +75,11 @@ def test_failing_cell_is_stored_with_traceback_and_matrix_goes_on(toy_registry, 
     assert _run(spec, toy_registry, storage, tmp_path).counts == {"done": 0, "cached": 4, "failed": 4, "skipped": 0}
 
 
-def test_interrupted_run_resumes_where_it_stopped(toy_registry, storage, tmp_path):
+def test_interrupted_run_resumes_where_it_stopped(toy_registry, storage, tmp_path, monkeypatch):
+    """The user's Ctrl-C (a real SIGINT) stops the matrix; the cell goes back to pending."""
     import recsec_toy_plugin as toy
 
+    monkeypatch.setenv("RECSEC_ISOLATE", "0")  # INTERRUPT counts attack runs in this process
     toy.INTERRUPT["at"] = 3
     with pytest.raises(KeyboardInterrupt):
         _run(SPEC, toy_registry, storage, tmp_path)

@@ -49,14 +49,14 @@ def test_upgrade_from_empty_database_to_head(db_url: str) -> None:
         assert store.current_revision() is None
         assert not store.is_up_to_date()
         store.upgrade()
-        assert store.current_revision() == store.head_revision() == "0002"
+        assert store.current_revision() == store.head_revision() == "0003"
         assert store.is_up_to_date()
         tables = set(inspect(store.engine).get_table_names())
         assert tables == RECSEC_TABLES | {VERSION_TABLE}
 
         store.upgrade()  # already at head: nothing happens
         store.ensure_schema()
-        assert store.current_revision() == "0002"
+        assert store.current_revision() == "0003"
         assert set(inspect(store.engine).get_table_names()) == tables
     finally:
         store.dispose()
@@ -368,7 +368,7 @@ def test_check_schema_names_the_upgrade_command(db_url: str) -> None:
 
     store = Storage(db_url)
     store.upgrade("0001")
-    with pytest.raises(StorageError, match=r"has schema 0001, behind this recsec's 0002; run `recsec db upgrade --db "):
+    with pytest.raises(StorageError, match=r"has schema 0001, behind this recsec's 0003; run `recsec db upgrade --db "):
         store.check_schema()
     store.upgrade()
     assert store.check_schema() is store

@@ -43,12 +43,16 @@ class Run(Base):
     benchmark: Mapped[str] = mapped_column(String(200), index=True)
     spec_path: Mapped[str] = mapped_column(Text, default="")
     spec_text: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running | finished | interrupted
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | finished | interrupted | died
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     recsec_version: Mapped[str] = mapped_column(String(50), default="")
     hardware: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The process that owns the run (``claims.new_worker_id``) and its last heartbeat: a run
+    #: still ``running`` whose owner stopped beating is marked ``died`` by a later run.
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Cell(Base):
@@ -93,6 +97,9 @@ class Cell(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     #: How many times the cell was computed (claimed and run to an outcome) over its history.
     computations: Mapped[int] = mapped_column(Integer, default=0)
+    #: How many processes died computing the cell since its last recorded outcome
+    #: (``recsec.storage.claims``): at ``MAX_DEATHS`` it is stored failed and not retried.
+    deaths: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

@@ -151,8 +151,9 @@ def start_run(
     recsec_version: str | None = None,
     hardware: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
+    worker: str | None = None,
 ) -> int:
-    """Record the start of a ``recsec run`` invocation and return the new run's id."""
+    """Record the start of a ``recsec run`` invocation by ``worker`` and return the new run's id."""
     if recsec_version is None:
         import recsec
 
@@ -165,6 +166,8 @@ def start_run(
         recsec_version=recsec_version,
         hardware=_clean(hardware or {}),
         options=_clean(options or {}),
+        worker=worker,
+        heartbeat_at=utcnow(),
     )
     session.add(run)
     session.flush()
@@ -172,7 +175,7 @@ def start_run(
 
 
 def finish_run(session: Session, run_id: int, status: str = "finished") -> Run:
-    """Mark run ``run_id`` as ended with ``status`` (``finished`` or ``interrupted``)."""
+    """Mark run ``run_id`` as ended with ``status`` (``finished``, ``interrupted`` or ``died``)."""
     run = session.get(Run, run_id)
     if run is None:
         raise KeyError(f"no run with id {run_id}")
@@ -230,6 +233,7 @@ def save_done(
     cell.status = "done"
     cell.skip_reason = cell.error = cell.traceback = None
     cell.last_failure = None
+    cell.deaths = 0
     cell.diagnostics = _clean(diagnostics or {})
     cell.curves = _clean(curves or {})
     cell.computations = (cell.computations or 0) + 1
@@ -275,6 +279,8 @@ def save_failed(
     else:
         message = str(error)
     cell = _cell_for(session, ident, run_id)
+    if status == "failed":  # the process lived to record an outcome (``claims`` counts deaths)
+        cell.deaths = 0
     if keep_result and cell.metrics:  # the stored result stands, also when the recompute was interrupted
         cell.status = "done"
         if status == "failed":
@@ -308,6 +314,7 @@ def save_skipped(
     """
     cell = _cell_for(session, _identity(ident, fields), run_id)
     cell.status = "skipped"
+    cell.deaths = 0
     cell.skip_reason = reason
     cell.error = cell.traceback = None
     _set_metrics(session, cell, {})

@@ -19,9 +19,21 @@ from recsec.testing.checks import _Popularity
 
 __version__ = "0.3"
 
-#: Tests set INTERRUPT["at"] = n to simulate Ctrl-C during the n-th attack run.
+#: Tests set INTERRUPT["at"] = n to simulate the user's Ctrl-C during the n-th attack run.
 INTERRUPT: dict[str, int | None] = {"at": None}
 CALLS = {"fit": 0, "run": 0}
+
+
+def _press_ctrl_c() -> None:
+    """What the user's Ctrl-C does: SIGINT to the runner's process (tests using INTERRUPT run the
+    attack in it, RECSEC_ISOLATE=0). A plain ``raise KeyboardInterrupt`` here would be the plugin's
+    own fault, recorded as a failed cell."""
+    import os
+    import signal
+    import time
+
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(30)  # the handler raises KeyboardInterrupt long before
 
 
 class ToyData(Dataset):
@@ -81,7 +93,7 @@ class ToyProbe(Attack):
             raise ValueError("toy attack failed on purpose")
         CALLS["run"] += 1
         if INTERRUPT["at"] is not None and CALLS["run"] == INTERRUPT["at"]:
-            raise KeyboardInterrupt
+            _press_ctrl_c()
         rng = ctx.rng("toy-probe")
         n_items = ctx.knowledge.n_items
         hist = Queries.of([rng.choice(n_items, size=3, replace=False) for _ in range(self.p.n_queries + 2)])
