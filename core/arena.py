@@ -163,8 +163,16 @@ class Arena:
               rng: np.random.Generator | None = None, log_queries: bool = True,
               journal: "AnswerJournal | None" = None) -> BlackBoxAPI:
         """A black box over the victim for accounts of ``kind``, through ``defense`` (none: undefended)."""
-        return BlackBoxAPI(self.victim, serving, kind=kind, defense=defense, popular=self.split.train.popularity_ranking(),
+        return BlackBoxAPI(self.victim, serving, kind=kind, defense=defense, popular=self.popular(serving),
                            rng=rng, log_queries=log_queries, journal=journal)
+
+    def popular(self, serving: Serving) -> np.ndarray:
+        """The cold-start popular ranking ``serving`` asks for (see ``Serving.popular_from``)."""
+        if serving.popular_from == "nonmembers":
+            part = self.membership_partition()
+            observed = part.observed
+            return observed.subset(np.isin(observed.users, part.target_nonmembers)).popularity_ranking()
+        return self.split.train.popularity_ranking()
 
     def reference_top10(self, queries: Queries) -> np.ndarray:
         """The undefended victim's top 10 (the judges' reference; never handed to an attack)."""

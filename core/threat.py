@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .recommender import Recommender
 
 COLD_START = ("model", "popular")
+POPULAR_FROM = ("training", "nonmembers")
 
 
 class NotGranted(RecsecError):
@@ -43,16 +44,22 @@ class Serving:
         exclude_history: never return an item of the query's own history (recsec's default;
             the DFME reference code does not exclude them).
         budget: the attacker's query budget (None: unlimited), enforced exactly.
+        popular_from: whose events rank the cold-start popular list: the victim's training data
+            (``"training"``, recsec), or, in a membership protocol, the target non-members'
+            observed events (``"nonmembers"``, Zhang et al.'s released code).
     """
 
     k: int | None = None
     cold_start: str = "model"
     exclude_history: bool = True
     budget: int | None = None
+    popular_from: str = "training"
 
     def __post_init__(self) -> None:
         if self.cold_start not in COLD_START:
             raise ValueError(f"cold_start must be one of {COLD_START}, not {self.cold_start!r}")
+        if self.popular_from not in POPULAR_FROM:
+            raise ValueError(f"popular_from must be one of {POPULAR_FROM}, not {self.popular_from!r}")
         if self.k is not None and self.k < 1:
             raise ValueError(f"k must be positive, not {self.k}")
         if self.budget is not None and self.budget < 0:
@@ -135,6 +142,8 @@ class Knowledge:
     _mirror: Callable[..., "BlackBoxAPI"] | None = None
     #: Dense ids of the users whose sequences were granted (the judge reports the others apart).
     real_users: np.ndarray | None = field(default=None, repr=False)
+    #: How the service answers (public: list length, cold-start, history and popularity rules; no budget).
+    serving: Serving | None = None
 
     def _need(self, what: str, value: Any) -> Any:
         if value is None:
@@ -217,4 +226,5 @@ class KnowledgeParcel:
         return Knowledge(attack=self.attack, n_items=self.n_items, k=self.k, threat=self.threat,
                          _new_victim=build(self.victim_template, True), _new_defense=build(self.defense_template, False),
                          _real_sequences=self.real_sequences, _membership=self.membership, _pollution=self.pollution,
-                         _init_seed=self.init_seed, _mirror=mirror, real_users=self.real_users)
+                         _init_seed=self.init_seed, _mirror=mirror, real_users=self.real_users,
+                         serving=self.mirror_serving)

@@ -99,6 +99,8 @@ def test_the_protocol_key_tracks_the_partition_parameters_only():
 def test_serving_and_metric_declarations():
     assert ZhangMIA().serving() == Serving(k=100, cold_start="popular")
     assert ZhangMIA(nonmember_lists="foldin", k=20).serving() == Serving(k=20, cold_start="model")
+    assert ZhangMIA(lists="reference").serving() == Serving(k=100, cold_start="popular", exclude_history=False,
+                                                            popular_from="nonmembers")
     assert ZhangMIA().primary_metric == "attack.auc" and ZhangMIA.families == ("general",)
     tm = ZhangMIA().threat_model()
     assert tm.algorithm and tm.auxiliary and not tm.defense and ZhangMIA(adaptive=True).threat_model().defense
@@ -181,3 +183,24 @@ def test_split_refuses_empty_groups():
     data = taste_data(n_users=20)
     with pytest.raises(ValueError, match="empty"):
         ZhangMIA(min_interactions=34).protocol().split(data, np.random.default_rng(0))
+
+
+def test_the_reference_service_keeps_history_and_ranks_popularity_on_non_members():
+    """Zhang et al.'s released code: member lists may hold the user's own items; the popular list a
+    non-member gets is ranked on the non-members' events, not the victim's training data."""
+    from recsec.blackbox import AccountKind
+
+    arena = Arena.for_testing(recommender=LFM(epochs=3, dim=8), data=taste_data(), attack=ZhangMIA(lists="reference"))
+    part = arena.membership_partition()
+    serving = ZhangMIA(lists="reference").serving()
+    api = arena.serve(AccountKind.ATTACKER, serving)
+    observed = part.observed
+    nonmember_pop = observed.subset(np.isin(observed.users, part.target_nonmembers)).popularity_ranking()[:100]
+    know = knowledge_of(part, np.random.default_rng(0))
+    non = part.target_nonmembers[:5]
+    assert (api.query(know.histories(non), users=non) == nonmember_pop).all()
+    assert not np.array_equal(nonmember_pop, arena.split.train.popularity_ranking()[:100])
+    members = part.target_members[:40]
+    lists = api.query(know.histories(members), users=members)
+    kept = sum(len(set(l.tolist()) & set(h.tolist())) for l, h in zip(lists, know.histories(members)))
+    assert kept > 0  # history items are served, as the reference code serves them

@@ -34,6 +34,7 @@ def judge_output(arena: "Arena", out: "AttackOutput", api: "BlackBoxAPI", knowle
         from .extraction import judge_surrogate
 
         metrics = judge_surrogate(arena, out, api.log, knowledge, who)
+        metrics.update(_watermark(arena, defense, out, who))
     elif isinstance(out, MembershipScores):
         from .membership import judge_membership
 
@@ -43,6 +44,8 @@ def judge_output(arena: "Arena", out: "AttackOutput", api: "BlackBoxAPI", knowle
         from .pollution import judge_pollution
 
         metrics = judge_surrogate(arena, out.surrogate, api.log, knowledge, who) if out.surrogate is not None else {}
+        if out.surrogate is not None:
+            metrics.update(_watermark(arena, defense, out.surrogate, who))
         serving = dataclasses.replace(api.serving, budget=None)
         evaluator = arena.serve(AccountKind.EVALUATOR, serving, defense=copy.deepcopy(defense),
                                 rng=arena.streams.rng("evaluator", "pollution"), log_queries=False)
@@ -55,3 +58,14 @@ def judge_output(arena: "Arena", out: "AttackOutput", api: "BlackBoxAPI", knowle
 
         metrics.update(judge_detection(arena, defense, api.log))
     return metrics
+
+
+def _watermark(arena: "Arena", defense: "Defense", surrogate: Surrogate, who: str) -> dict[str, float]:
+    """Ownership verification of a stolen model when the deployed defense embeds a watermark
+    (``recsec.judges.watermark``): the judge reads the defense's secret, the defense scores nothing."""
+    from .watermark import Watermarked, judge_watermark
+
+    key = defense.watermark() if isinstance(defense, Watermarked) else None
+    if key is None:
+        return {}
+    return judge_watermark(key, surrogate.model, arena.victim, arena.n_items, who)

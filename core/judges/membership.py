@@ -1,7 +1,10 @@
 """The membership-inference judge (Zhang et al., CCS 2021; methods.md section 6).
 
 From the attack's per-user scores and the labels the arena held back:
-``attack.auc`` (ROC AUC, Mann-Whitney with ties 1/2), ``attack.tpr@1%fpr``,
+``attack.auc`` (ROC AUC, Mann-Whitney with ties 1/2), ``attack.tpr@1%fpr`` and
+``attack.tpr@0.1%fpr`` (the low-FPR operating points Carlini et al., S&P 2022, and the
+realistic-protocol surveys ask for: He et al., arXiv 2509.11080; with fewer than 1,000
+non-members 0.1 % FPR admits no false positive at all),
 ``attack.balanced_accuracy`` at the attack's own threshold (what the reference code
 reports as "AUC"), ``attack.n_target``, and the observable ``attack.shadow_auc`` on the
 attacker's own shadow users, whose membership it knows.
@@ -48,6 +51,7 @@ def judge_membership(arena: "Arena", out: "MembershipScores", who: str) -> dict[
     metrics = {
         "attack.auc": roc_auc(labels, scores),
         "attack.tpr@1%fpr": tpr_at_fpr(labels, scores, 0.01),
+        "attack.tpr@0.1%fpr": tpr_at_fpr(labels, scores, 0.001),
         "attack.balanced_accuracy": balanced_accuracy(labels, scores >= threshold),
         "attack.n_target": float(len(users)),
     }

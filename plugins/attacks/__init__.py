@@ -6,12 +6,14 @@ Importing this package imports no torch (attacks import it when they run).
 
 from recsec.hookspecs import hookimpl
 
+from .dl_mia import DLMIA
 from .extraction import DFMEAutoregressive, DFMERandom, FewShotExtraction
 from .membership import ZhangMIA
+from .mia_metric import MetricMIA
 from .pollution import ProfilePollution
 
 #: Every built-in attack, in registration order.
-ATTACKS = (DFMEAutoregressive, DFMERandom, FewShotExtraction, ZhangMIA, ProfilePollution)
+ATTACKS = (DFMEAutoregressive, DFMERandom, FewShotExtraction, ZhangMIA, MetricMIA, DLMIA, ProfilePollution)
 
 
 @hookimpl

@@ -59,6 +59,24 @@ def rank_weights(k: int) -> np.ndarray:
     return w / w.sum()
 
 
+def history_centroids(histories: list[np.ndarray], vectors: np.ndarray) -> np.ndarray:
+    """Mean item vector of each history, (B, d) float64 (an empty history: zeros)."""
+    import scipy.sparse as sp
+
+    B = len(histories)
+    lens = np.fromiter((len(h) for h in histories), dtype=np.int64, count=B)
+    rows = np.repeat(np.arange(B), lens)
+    cols = np.concatenate([np.asarray(h, dtype=np.int64) for h in histories]) if lens.sum() else np.zeros(0, np.int64)
+    vals = 1.0 / np.maximum(lens, 1)[rows]
+    return np.asarray(sp.csr_matrix((vals, (rows, cols)), shape=(B, vectors.shape[0])) @ vectors.astype(np.float64))
+
+
+def list_centroids(lists: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Rank-weighted centroid ``sum_j w_j v_{list[j]}`` of each list, (B, d) float64 (``rank_weights``)."""
+    lists = np.asarray(lists, dtype=np.int64)
+    return np.einsum("k,bkd->bd", rank_weights(lists.shape[1]), vectors[lists].astype(np.float64))
+
+
 def mia_features(histories: list[np.ndarray], lists: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """Per-user attack features, (B, d) float32.
 
@@ -71,14 +89,12 @@ def mia_features(histories: list[np.ndarray], lists: np.ndarray, vectors: np.nda
         lists: int (B, K) recommended items, best first.
         vectors: (N, d) item vectors.
     """
-    import scipy.sparse as sp
+    return (history_centroids(histories, vectors) - list_centroids(lists, vectors)).astype(np.float32)
 
-    B = len(histories)
-    lens = np.fromiter((len(h) for h in histories), dtype=np.int64, count=B)
-    rows = np.repeat(np.arange(B), lens)
-    cols = np.concatenate([np.asarray(h, dtype=np.int64) for h in histories]) if lens.sum() else np.zeros(0, np.int64)
-    vals = 1.0 / np.maximum(lens, 1)[rows]
-    mean = sp.csr_matrix((vals, (rows, cols)), shape=(B, vectors.shape[0])) @ vectors.astype(np.float64)
-    lists = np.asarray(lists, dtype=np.int64)
-    center = np.einsum("k,bkd->bd", rank_weights(lists.shape[1]), vectors[lists].astype(np.float64))
-    return (np.asarray(mean) - center).astype(np.float32)
+
+def list_similarity(histories: list[np.ndarray], lists: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Cosine between each history's centroid and its list's rank-weighted centroid, float64 (B,)
+    (0 where either centroid is the zero vector): how closely a list follows the history."""
+    h, c = history_centroids(histories, vectors), list_centroids(lists, vectors)
+    norm = np.linalg.norm(h, axis=1) * np.linalg.norm(c, axis=1)
+    return np.where(norm > 0, (h * c).sum(axis=1) / np.where(norm > 0, norm, 1.0), 0.0)

@@ -12,20 +12,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recsec.attack import Attack
-from recsec.data import Split
 from recsec.outputs import MembershipScores
 from recsec.params import Param
-from recsec.protocols import Membership, empty_evalset
-from recsec.threat import Serving, ThreatModel
+from recsec.threat import ThreatModel
+
+from ._mia_common import MembershipAttack, affordable, labelled_shadow, protocol_params, serving_params, shadow_api
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsec.blackbox import BlackBoxAPI
     from recsec.context import AttackContext
-    from recsec.protocols import MembershipKnowledge
 
 
-class ZhangMIA(Attack):
+class ZhangMIA(MembershipAttack):
     """Membership inference from recommended lists with a shadow recommender (Zhang et al., CCS 2021).
 
     Protocol (``recsec.protocols.Membership``): users with at least ``min_interactions``
@@ -64,42 +62,24 @@ class ZhangMIA(Attack):
 
     name = "mia-zhang"
     version = "2"  # 2: scored by recsec's membership judge (same numbers); shadow_train_auc is attack.shadow_auc
-    families = ("general",)
-    output = MembershipScores
     params = {
-        "nonmember_lists": Param(
-            "popular",
-            help="lists non-members get: 'popular' (cold-start fallback, the paper) or 'foldin' (personalised)",
-            choices=("popular", "foldin"),
-        ),
-        "k": Param(100, help="recommended list length the attacker observes", low=10, high=100, valid="[1, inf)"),
+        **serving_params(),
         "dim": Param(100, help="item-vector dimension (= MLP input size)", low=10, high=150, valid="[1, inf)"),
         "mlp_lr": Param(1e-3, help="Adam learning rate of the attack MLP", low=1e-4, high=1e-1, log=True, valid="(0, inf)"),
         "mlp_epochs": Param(100, help="training epochs of the attack MLP", low=10, high=500, log=True, valid="[1, inf)"),
         "mlp_batch": Param(32, help="attack MLP mini-batch size", valid="[1, inf)"),
         "mlp_weight_decay": Param(0.0, help="Adam weight decay of the attack MLP", valid="[0, inf)"),
         "standardize": Param(True, help="standardise features with the shadow mean and std"),
-        "min_interactions": Param(20, help="users with fewer events are left out (Zhang et al.: 20)", valid="[1, inf)"),
-        "shadow_frac": Param(1 / 3, help="fraction of kept users in the shadow set", valid="(0, 1)"),
-        "target_frac": Param(1 / 3, help="fraction of kept users in the target set (the rest: item embedding)",
-                             valid="(0, 1)"),
-        "member_frac": Param(0.5, help="fraction of the shadow and of the target users that are members", valid="(0, 1)"),
+        **protocol_params(),
         "adaptive": Param(False, help="the attacker knows the defense: its shadow is served through a copy of it"),
         "recipe": Param("recsec", help="attack-model training: recsec's (Adam, mini-batches, standardised features) or "
                         "the released code's (softmax twice, SGD one user per step, 20 epochs, raw features)",
                         choices=("recsec", "reference"), search=False),
     }
 
-    # -- protocol --------------------------------------------------------------------------------
-    def protocol(self) -> Membership:
-        return Membership(int(self.p.min_interactions), float(self.p.shadow_frac), float(self.p.target_frac),
-                          float(self.p.member_frac))
-
+    # -- protocol (the partition and the serving: MembershipAttack) --------------------------------
     def threat_model(self) -> ThreatModel:
         return ThreatModel(algorithm=True, auxiliary=True, defense=bool(self.p.adaptive))
-
-    def serving(self) -> Serving:
-        return Serving(k=int(self.p.k), cold_start="popular" if self.p.nonmember_lists == "popular" else "model")
 
     # -- attack ----------------------------------------------------------------------------------
     def run(self, api: "BlackBoxAPI", ctx: "AttackContext") -> MembershipScores:
@@ -110,16 +90,13 @@ class ZhangMIA(Attack):
         vectors = item_vectors(know.interactions_of(know.embedding), int(self.p.dim), ctx.rng(self.name, "item-vectors"))
 
         # Shadow side: a recommender of the victim's kind, trained on the attacker's members.
-        shadow_api = self._shadow_api(know, ctx)
-        sh_users = np.concatenate([know.shadow_members, know.shadow_nonmembers])
-        sh_labels = np.r_[np.ones(len(know.shadow_members)), np.zeros(len(know.shadow_nonmembers))].astype(np.int64)
+        shadow = shadow_api(self.name, know, ctx, bool(self.p.adaptive))
+        sh_users, sh_labels = labelled_shadow(know)
         sh_hist = know.histories(sh_users)
-        X_sh = mia_features(sh_hist, shadow_api.query(sh_hist, users=sh_users), vectors)
+        X_sh = mia_features(sh_hist, shadow.query(sh_hist, users=sh_users), vectors)
 
         # Target side: the victim, through the (possibly defended) black box, as far as the budget goes.
-        tg_users = know.targets
-        if api.remaining is not None and api.remaining < len(tg_users):
-            tg_users = tg_users[: max(api.remaining, 0)]
+        tg_users = affordable(know.targets, api)
         tg_hist = know.histories(tg_users)
         X_tg = mia_features(tg_hist, api.query(tg_hist, users=tg_users), vectors)
 
@@ -138,20 +115,3 @@ class ZhangMIA(Attack):
         return MembershipScores(users=tg_users, scores=member_probability(model, X_tg), threshold=0.5,
                                 shadow_users=sh_users, shadow_scores=member_probability(model, X_sh),
                                 diagnostics={"n_shadow": float(len(sh_users))})
-
-    def _shadow_api(self, know: "MembershipKnowledge", ctx: "AttackContext") -> "BlackBoxAPI":
-        """Train the shadow recommender and serve it as the victim is served (same k and cold start)."""
-        from recsec.context import RunContext
-
-        shadow = ctx.knowledge.new_victim()
-        train = know.interactions_of(know.shadow_members)
-        split = Split(train=train, valid=empty_evalset(), test=empty_evalset(), key="mia-shadow")
-        fit_ctx = RunContext(seed=ctx.seed_for(self.name, "shadow-fit"), device=ctx.device, progress=False, log=ctx.log)
-        defense = ctx.knowledge.new_defense() if self.p.adaptive else None
-        if defense is not None:
-            defense.train_victim(shadow, split, fit_ctx)
-            defense.prepare(shadow, split, fit_ctx)
-        else:
-            shadow.fit(split, fit_ctx)
-        return ctx.knowledge.mirror(shadow, defense=defense, popular=train.popularity_ranking(),
-                                    rng=ctx.rng(self.name, "shadow-api"))

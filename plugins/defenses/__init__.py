@@ -7,15 +7,17 @@ Importing this package imports no torch (defenses import it when they train or s
 from recsec.hookspecs import hookimpl
 
 from .detection import PradaDetector, SameDetector
+from .dp_sgd import DPSGD
 from .gro import GRO
 from .list_shuffle import ListShuffle
 from .none import NoDefense
 from .perturbation import RandomPermutation, RandomReplacement, Reverse, Truncate
 from .popularity_randomization import PopularityRandomization
+from .watermark import AOW
 
 #: Every built-in defense, in registration order.
-DEFENSES = (PradaDetector, SameDetector, GRO, ListShuffle, NoDefense, RandomPermutation, RandomReplacement, Reverse,
-            Truncate, PopularityRandomization)
+DEFENSES = (PradaDetector, SameDetector, DPSGD, GRO, ListShuffle, NoDefense, RandomPermutation, RandomReplacement, Reverse,
+            Truncate, PopularityRandomization, AOW)
 
 
 @hookimpl

@@ -8,6 +8,7 @@ Importing this package imports no torch (the networks are built on ``fit``).
 from recsec.hookspecs import hookimpl
 
 from .bert4rec import BERT4Rec
+from .fism import FISM
 from .gru4rec import GRU4Rec
 from .itemcf import ItemCF
 from .lfm import LFM
@@ -16,7 +17,7 @@ from .popular import MostPopular
 from .sasrec import SASRec
 
 #: Every built-in recommender, in registration order.
-RECOMMENDERS = (BERT4Rec, GRU4Rec, ItemCF, LFM, NARM, MostPopular, SASRec)
+RECOMMENDERS = (BERT4Rec, FISM, GRU4Rec, ItemCF, LFM, NARM, MostPopular, SASRec)
 
 
 @hookimpl
