@@ -53,6 +53,24 @@ def search_names(target: Any, named: "Sequence[str] | None") -> list[str]:
     return [n for n, p in target.params.items() if p.tunable and n not in target.given_params]
 
 
+#: Longest study name written (Optuna's column holds 512 characters).
+_STUDY_NAME_MAX = 400
+
+
+def readable_study_name(cell: "Cell") -> str:
+    """``dataset/recommender/attack/defense/seed<N>-<hash>``: what optuna-dashboard lists, one study per cell.
+
+    The names say which cell a study tunes; the config hash's first 12 digits keep two cells
+    apart whose names agree (another benchmark, judge or tuning). Long instance names are
+    shortened (the hash still tells them apart)."""
+    parts = [c.instance_name for c in (cell.dataset, cell.recommender, cell.attack, cell.defense)] + [f"seed{cell.seed}"]
+    suffix = f"-{cell.config_hash[:12]}"
+    if len("/".join(parts)) + len(suffix) > _STUDY_NAME_MAX:
+        each = (_STUDY_NAME_MAX - len(suffix)) // len(parts) - 1
+        parts = [p if len(p) <= each else p[: each - 1] + "…" for p in parts]
+    return "/".join(parts) + suffix
+
+
 def tune_cell(arena: "Arena", cell: "Cell", tune: "TuneSpec", storage_url: str, force: bool = False,
               n_trials: int | None = None, finalize: bool = True) -> tuple["Verdict", dict[str, Any]] | None:
     """Run (or continue) the cell's study up to ``tune.n_trials`` finished trials; the best trial's
@@ -66,7 +84,10 @@ def tune_cell(arena: "Arena", cell: "Cell", tune: "TuneSpec", storage_url: str, 
     if not names_:
         raise ValueError(f"{target.name} has no tunable parameter left (all are fixed in the spec or none declares a search space)")
 
-    study_name = f"recsec-{cell.config_hash[:32]}"
+    study_name = readable_study_name(cell)
+    legacy = f"recsec-{cell.config_hash[:32]}"  # how studies were named before: continued under that name
+    if legacy in (stored := optuna.get_all_study_names(storage=storage_url)) and study_name not in stored:
+        study_name = legacy
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if force:  # --force recomputes: a stored study's trials describe the old computation
         try:

@@ -5,7 +5,11 @@ with autoescaping on, so defense names and metric names never reach the
 markup unescaped. Labels never overlap: points that coincide on screen are
 drawn once with their names joined (a tie), every label takes the first free
 spot around its point, and a label with no free spot becomes a number whose
-name is listed under the chart.
+name is listed under the chart. A metric with a chance level (a ROC AUC) gets its
+chance line: its points are ranked by their distance from it, on either side.
+Points may lie on a curve (the settings of one defense along a privacy budget, see
+:mod:`recsec.reports.privacy`): they are labelled with their ``tag`` (``ε = 29.8``) and
+joined in the order the curve gives them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from recsec.judges import names
 
 from .stats import Agg
 
-__all__ = ["ChartInput", "ChartPoint", "Chart", "build_chart", "nice_ticks", "domain", "axis_ticks"]
+__all__ = ["ChartInput", "ChartPoint", "Curve", "Chart", "build_chart", "nice_ticks", "domain", "axis_ticks"]
 
 WIDTH, HEIGHT = 680, 420
 LEFT, RIGHT, TOP, BOTTOM = 72, 28, 20, 64
@@ -41,13 +45,25 @@ def _shorten(text: str, limit: int) -> str:
 
 @dataclass(frozen=True)
 class ChartInput:
-    """One defense: mean ± std of attacker success (x) and victim utility (y), its Pareto rank."""
+    """One defense: mean ± std of attacker success (x) and victim utility (y), its Pareto rank
+    (0: not ranked, ``note`` says why), and what the tooltip adds (``note``: the attack it is ranked on).
+    ``tag`` is drawn instead of the name (the name stays in the tooltip); a point with a ``curve``
+    is joined to the others of that curve in the order of ``order`` (its ε)."""
 
     label: str
     x: Agg
     y: Agg
     rank: int
     anchor: str = ""
+    note: str = ""
+    tag: str = ""
+    curve: str = ""
+    order: float | None = None
+
+    @property
+    def full(self) -> str:
+        """The name with its tag: ``dp-sgd[noise_multiplier=1.0] (ε = 29.8)``."""
+        return f"{self.label} ({self.tag})" if self.tag else self.label
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,16 @@ class ChartPoint:
     label_y: float
     label_anchor: str
     leader: tuple[float, float, float, float] | None = None  # a line to a label placed further out
+    curve: str = ""
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A defense's settings joined in order (of ε, for a privacy budget): ``points`` is an SVG polyline."""
+
+    name: str
+    points: str
+    n: int
 
 
 @dataclass(frozen=True)
@@ -84,6 +110,14 @@ class Chart:
     points: list[ChartPoint]
     front_line: str
     footnotes: list[tuple[str, str, str]]  # number, label, anchor
+    chance: float | None = None  # the attacker metric's chance level, drawn as a vertical line
+    chance_x: float | None = None  # its pixel
+    curves: tuple[Curve, ...] = ()
+    unranked_reasons: tuple[str, ...] = ()  # why the unranked points are not ranked
+
+    @property
+    def n_unranked(self) -> int:
+        return sum(p.rank == 0 for p in self.points)
 
     @property
     def n_front(self) -> int:
@@ -184,12 +218,15 @@ def _leader(cx: float, cy: float, box: Box) -> tuple[float, float, float, float]
 
 
 def _ties(points: list[ChartInput], px: Callable[[float], float], py: Callable[[float], float]) -> list[list[ChartInput]]:
-    """Points that land on the same spot, grouped (order kept: front points first)."""
+    """Points that land on the same spot, grouped (order kept: front points first). A point on the
+    front never shares its mark with one off it (nor a ranked one with an unranked one): they
+    look different, and a joined label would put an unranked defense on the front."""
     groups: list[list[ChartInput]] = []
-    for p in sorted(points, key=lambda p: (p.rank, p.x.mean, -p.y.mean, p.label)):
+    for p in sorted(points, key=lambda p: (p.rank == 0, p.rank, p.x.mean, -p.y.mean, p.label)):
         x, y = px(p.x.mean), py(p.y.mean)
         for g in groups:
-            if abs(px(g[0].x.mean) - x) < TIE_PX and abs(py(g[0].y.mean) - y) < TIE_PX:
+            same_kind = (g[0].rank == 1, g[0].rank == 0) == (p.rank == 1, p.rank == 0)
+            if same_kind and abs(px(g[0].x.mean) - x) < TIE_PX and abs(py(g[0].y.mean) - y) < TIE_PX:
                 g.append(p)
                 break
         else:
@@ -197,10 +234,38 @@ def _ties(points: list[ChartInput], px: Callable[[float], float], py: Callable[[
     return groups
 
 
-def build_chart(title: str, x_label: str, y_label: str, points: list[ChartInput]) -> Chart:
-    """Lay out the scatter: x = attacker success, y = victim utility; rank-1 points form the front."""
+def _front_line(front: list[ChartPoint], chance_x: float | None) -> str:
+    """The front's points joined left to right; none across a chance line (the front then lies on
+    both sides of it, ranked by distance, and a line through chance would read as a trade-off)."""
+    if chance_x is not None and len({p.cx < chance_x for p in front}) > 1:
+        return ""
+    return " ".join(f"{p.cx},{p.cy}" for p in sorted(front, key=lambda p: (p.cx, p.cy)))
+
+
+def _curves(points: list[ChartInput], px: Callable[[float], float], py: Callable[[float], float]) -> tuple[Curve, ...]:
+    """Each curve of two points or more, its points in ``order`` (ε ascending, ∞ last)."""
+    by_curve: dict[str, list[ChartInput]] = {}
+    for p in points:
+        if p.curve and p.order is not None:
+            by_curve.setdefault(p.curve, []).append(p)
+    return tuple(
+        Curve(name, " ".join(f"{px(p.x.mean)},{py(p.y.mean)}" for p in sorted(ps, key=lambda p: (p.order, p.label))), len(ps))
+        for name, ps in sorted(by_curve.items()) if len(ps) > 1
+    )
+
+
+def _rank_text(p: ChartInput) -> str:
+    if p.rank == 0:
+        return f"not ranked: {p.note}" if p.note else "not ranked"
+    return ("Pareto front" if p.rank == 1 else f"Pareto rank {p.rank}") + (f"\n{p.note}" if p.note else "")
+
+
+def build_chart(title: str, x_label: str, y_label: str, points: list[ChartInput], chance: float | None = None) -> Chart:
+    """Lay out the scatter: x = attacker success, y = victim utility; rank-1 points form the front.
+    ``chance``: the x metric's chance level, drawn as a line (and kept inside the axis)."""
     left, top, right, bottom = LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM
-    x_lo, x_hi = domain([v for p in points for v in (p.x.mean - (p.x.std or 0), p.x.mean + (p.x.std or 0))])
+    xs = [v for p in points for v in (p.x.mean - (p.x.std or 0), p.x.mean + (p.x.std or 0))]
+    x_lo, x_hi = domain(xs + ([chance] if chance is not None else []))
     y_lo, y_hi = domain([v for p in points for v in (p.y.mean - (p.y.std or 0), p.y.mean + (p.y.std or 0))])
 
     def px(v: float) -> float:
@@ -225,16 +290,15 @@ def build_chart(title: str, x_label: str, y_label: str, points: list[ChartInput]
     for g in groups:
         p = g[0]
         cx, cy = px(p.x.mean), py(p.y.mean)
-        label = " = ".join(q.label for q in g)
-        text = _shorten(label, TIE_LABEL_MAX if len(g) > 1 else LABEL_MAX)
+        label = " = ".join(q.full for q in g)
+        text = _shorten(" = ".join(q.tag or q.label for q in g), TIE_LABEL_MAX if len(g) > 1 else LABEL_MAX)
         spot = _place(text, cx, cy, taken, (left, 0, WIDTH, bottom))
         if spot is None:  # no room for the name: a number, explained under the chart
             text = str(len(footnotes) + 1)
             footnotes.append((text, label, p.anchor))
             spot = _place(text, cx, cy, taken, (left, 0, WIDTH, bottom)) or (cx + 9, cy + 4, "start", (cx, cy, cx, cy))
         taken.append(spot[3])
-        lines = [f"{q.label}\n{x_label}: {q.x.text()} (n={q.x.n})\n{y_label}: {q.y.text()} (n={q.y.n})" for q in g]
-        rank = "Pareto front" if p.rank == 1 else f"Pareto rank {p.rank}"
+        lines = [f"{q.full}\n{x_label}: {q.x.text()} (n={q.x.n})\n{y_label}: {q.y.text()} (n={q.y.n})\n{_rank_text(q)}" for q in g]
         laid.append(
             ChartPoint(
                 label=label,
@@ -245,17 +309,20 @@ def build_chart(title: str, x_label: str, y_label: str, points: list[ChartInput]
                 front=p.rank == 1,
                 rank=p.rank,
                 anchor=p.anchor,
-                tooltip="\n\n".join(lines) + ("\n(tied)" if len(g) > 1 else "") + f"\n{rank}",
+                tooltip="\n\n".join(lines) + ("\n(tied on the chart)" if len(g) > 1 else ""),
                 text=text,
                 label_x=round(spot[0], 2),
                 label_y=round(spot[1], 2),
                 label_anchor=spot[2],
                 leader=_leader(cx, cy, spot[3]),
+                curve=p.curve,
             )
         )
-    front = sorted((p for p in laid if p.front), key=lambda p: (p.cx, p.cy))
     up = names.higher_is_better(x_label)
     hint = {True: "lower = better protection", False: "higher = better protection"}.get(up, "")  # type: ignore[arg-type]
+    chance_x = px(chance) if chance is not None else None
+    if chance is not None:
+        hint = "nearer chance = better protection"
     return Chart(
         title=title,
         x_label=x_label,
@@ -269,6 +336,10 @@ def build_chart(title: str, x_label: str, y_label: str, points: list[ChartInput]
         x_ticks=axis_ticks(x_lo, x_hi, px),
         y_ticks=axis_ticks(y_lo, y_hi, py),
         points=laid,
-        front_line=" ".join(f"{p.cx},{p.cy}" for p in front),
+        front_line=_front_line([p for p in laid if p.front], chance_x),
         footnotes=footnotes,
+        chance=chance,
+        chance_x=chance_x,
+        curves=_curves(points, px, py),
+        unranked_reasons=tuple(sorted({p.note or "not ranked" for p in points if p.rank == 0})),
     )

@@ -11,14 +11,16 @@ from typing import Iterable
 
 from recsec.judges import names
 
-__all__ = ["Column", "order_columns", "utility_metric", "COST_METRIC", "THREAT_TITLES"]
+__all__ = ["Column", "order_columns", "utility_metric", "THREAT_TITLES"]
 
 #: Prefixes in table order (``diag`` last: self-reported, never ranked).
 _GROUPS: tuple[str, ...] = ("attack", "defense", "defended", "utility", "victim", "diag")
 #: Utility metrics in order of preference, for the chart's y axis and the default columns.
 _UTILITY_SUFFIXES: tuple[str, ...] = ("ndcg@10", "hr@10")
-#: The utility a defense costs its users, relative (``1 - defended / undefended``).
-COST_METRIC = "defended.hr@10_cost"
+#: Metrics shown by default beside a primary one: a membership AUC with the true-positive rates at
+#: low false-positive rates, which tell whether any member is exposed with confidence (Carlini et al.,
+#: "Membership Inference Attacks From First Principles", S&P 2022).
+_BESIDE: dict[str, tuple[str, ...]] = {"attack.auc": ("attack.tpr@1%fpr",)}
 #: Threat model -> its heading.
 THREAT_TITLES: dict[str, str] = {
     "extraction": "Model extraction",
@@ -39,6 +41,7 @@ class Column:
     higher_is_better: bool | None
     primary: bool = False
     shown: bool = False
+    chance: bool = False  # the metric has a chance level: ranked by the distance from it
 
     @property
     def group_title(self) -> str:
@@ -66,15 +69,20 @@ def utility_metric(available: Iterable[str]) -> str | None:
 
 
 def order_columns(available: Iterable[str], primaries: Iterable[str]) -> list[Column]:
-    """Columns for ``available`` metric names: primaries, utility as served and its cost shown first.
+    """Columns for ``available`` metric names: primaries (with what is shown beside them, :data:`_BESIDE`)
+    and the utility as served shown first.
 
     ``primaries``: the metrics ranking the page's rows (each threat's primary, the
     attacks' declared ones). Within a group: shown first, then catalogue order, then name.
+    The stored ``defended.hr@10_cost`` waits in the chooser: it is a cell's own cost (0 for a
+    defense that trains the model it serves); the page's cost column compares with the
+    undefended row instead (:mod:`recsec.reports.protection`).
     """
     have = set(available)
     prime = [p for p in dict.fromkeys(primaries) if p in have]
     served = utility_metric(have)
-    shown = {*prime, *([served] if served else []), *([COST_METRIC] if COST_METRIC in have else [])}
+    beside = [m for p in prime for m in _BESIDE.get(p, ()) if m in have]
+    shown = {*prime, *beside, *([served] if served else [])}
     catalogue = list(names.CATALOG)
 
     def key(n: str) -> tuple[int, int, int, str]:
@@ -95,6 +103,7 @@ def order_columns(available: Iterable[str], primaries: Iterable[str]) -> list[Co
                 higher_is_better=info.higher_is_better if info else None,
                 primary=n in prime,
                 shown=n in shown,
+                chance=names.has_chance(n),
             )
         )
     return columns

@@ -4,7 +4,8 @@
 
     data/results.csv|json       every cell (recsec.tables.cell_row: identity, outcome, metrics)
     data/trials.csv             every Optuna trial with its cell's identity
-    data/<slug>.csv|json        a dataset page's leaderboard rows (mean, std, n per metric)
+    data/<slug>.csv|json        a dataset page's leaderboard rows: protection and cost with their
+                                95 % intervals, verdict, Pareto rank, ε; mean, std, n per metric
     data/<slug>-cells.csv       that page's cells
     data/cell-<id>.csv|json     one cell
     specs/<hash>.toml           a spec text as a run stored it
@@ -21,8 +22,42 @@ from recsec.tables import cell_rows, to_csv, to_json, trial_rows
 
 from .leaderboard import LeaderRow
 from .model import DatasetPage, Site
+from .protection import Effect
+from .standings import row_verdict
 
 __all__ = ["site_files", "leaderboard_rows"]
+
+
+#: What the page says of a row beyond its metrics: how it is ranked, what it protects and costs.
+RANKING_COLUMNS: tuple[str, ...] = (
+    "attacker_metric", "utility_metric", "verdict", "pareto_rank", "ranked_row",
+    *(f"{name}{part}" for name in ("protection", "cost") for part in ("", "_ci_low", "_ci_high", "_n")),
+    "dp_epsilon",
+)
+
+
+def _effect(name: str, effect: Effect | None) -> dict[str, Any]:
+    """``name`` (the mean), ``name_ci_low`` / ``_ci_high`` (95 % t interval) and ``name_n`` (paired seeds)."""
+    agg, ci = (effect.agg, effect.ci) if effect is not None else (None, None)
+    return {name: agg and agg.mean, f"{name}_ci_low": ci and ci[0], f"{name}_ci_high": ci and ci[1], f"{name}_n": agg and agg.n}
+
+
+def _ranking(row: LeaderRow) -> dict[str, Any]:
+    """A row's ranking columns (:data:`RANKING_COLUMNS`): the defense's Pareto rank is its standing's
+    (on its strongest known attacker); ``ranked_row`` says whether this row is that attacker's."""
+    standing, dp = row.standing, row.privacy
+    out: dict[str, Any] = dict(
+        attacker_metric=row.x_metric,
+        utility_metric=row.y_metric,
+        verdict=row_verdict(row) if row.n else "",
+        pareto_rank=standing.pareto_rank if standing is not None else None,
+        ranked_row=standing is not None and standing.ranked is row,
+    )
+    out.update(_effect("protection", row.protection))
+    out.update(_effect("cost", row.cost))
+    # JSON has no infinity: a victim trained without noise (no guarantee) says so in words.
+    out["dp_epsilon"] = None if dp is None else (dp.epsilon if dp.finite else "inf")
+    return out
 
 
 def _leader_row(page: DatasetPage, row: LeaderRow) -> dict[str, Any]:
@@ -33,10 +68,10 @@ def _leader_row(page: DatasetPage, row: LeaderRow) -> dict[str, Any]:
         k=row.first.k,
         tune=row.first.tune,
         variant=row.variant,
-        pareto_rank=row.pareto_rank,
         n=row.n,
         seeds=row.seeds,
     )
+    out.update(_ranking(row))
     for column in page.columns:
         agg = row.metrics.get(column.name)
         out.update({column.name: agg and agg.mean, f"{column.name}_std": agg and agg.std, f"{column.name}_n": agg and agg.n})
@@ -46,7 +81,7 @@ def _leader_row(page: DatasetPage, row: LeaderRow) -> dict[str, Any]:
 def leaderboard_rows(page: DatasetPage) -> tuple[list[dict[str, Any]], list[str]]:
     """A dataset page's rows as shown (aggregated over seeds), with their columns."""
     rows = [_leader_row(page, r) for r in page.rows]
-    leading = ["benchmark", *KINDS, "setup_hash", "k", "tune", "variant", "pareto_rank", "n", "seeds"]
+    leading = ["benchmark", *KINDS, "setup_hash", "k", "tune", "variant", "n", "seeds", *RANKING_COLUMNS]
     return rows, leading + [f"{c.name}{part}" for c in page.columns for part in ("", "_std", "_n")]
 
 

@@ -1,9 +1,11 @@
 """Leaderboard rows: one per setup (every identity field but the seed), aggregated over its seeds.
 
-Rows that differ only in their defense form a ranking group; its defenses are
-Pareto-ranked on attacker success (the group's primary metric) against the
-victim's utility as served (``defended.*``), both directions taken from
-:mod:`recsec.judges.names`. Cells of different setups are never merged: rows
+Rows that differ only in their defense form a group (one attack against one
+recommender); each defended row carries its protection and utility cost against
+the group's undefended row, paired by seed (:mod:`recsec.reports.protection`).
+Defenses are then ranked across the attacks of a threat, each on its strongest
+known attacker (:mod:`recsec.reports.standings`). Directions and chance levels come
+from :mod:`recsec.judges.names`. Cells of different setups are never merged: rows
 that share their names carry a ``variant`` saying what sets them apart.
 """
 
@@ -12,13 +14,18 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from recsec.judges import names
 from recsec.results import KINDS, CellRecord, ComponentRecord
 
 from .columns import utility_metric
-from .stats import Agg, aggregate, pareto_ranks
+from .privacy import Guarantee, guarantee
+from .protection import Effect, protection, score, utility_cost
+from .stats import Agg, aggregate
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .standings import DefenseStanding
 
 __all__ = ["LeaderRow", "RankedGroup", "build_rows"]
 
@@ -35,7 +42,20 @@ class LeaderRow:
     index: int = 0
     group: int = 0
     variant: str = ""
+    #: Set on the row its defense is ranked by (the strongest known attacker against it).
     pareto_rank: int | None = None
+    #: The group's attacker metric and the page's utility metric (``defended.*``).
+    x_metric: str | None = None
+    y_metric: str | None = None
+    #: The attacker's success on ``x_metric`` as ranked (distance from chance where it has one).
+    score: Agg | None = None
+    #: The group's undefended row, and this row's protection and utility cost against it.
+    baseline: "LeaderRow | None" = None
+    protection: Effect | None = None
+    cost: Effect | None = None
+    #: The defense's standing in its threat ranking (every attack against it).
+    standing: "DefenseStanding | None" = None
+    _scores: dict[str, Agg | None] = field(default_factory=dict, repr=False)
 
     @property
     def first(self) -> CellRecord:
@@ -74,6 +94,26 @@ class LeaderRow:
         return self.pareto_rank == 1
 
     @property
+    def undefended(self) -> bool:
+        return self.defense.name == "none"
+
+    @property
+    def applies(self) -> bool:
+        """False when every cell was skipped by design (the combination does not apply)."""
+        return any(c.status != "skipped" for c in self.cells)
+
+    def scored(self, metric: str) -> Agg | None:
+        """``metric`` over the done seeds as ranked (:func:`recsec.reports.protection.score`)."""
+        if metric not in self._scores:
+            self._scores[metric] = aggregate(score(metric, c) for c in self.done)
+        return self._scores[metric]
+
+    @property
+    def privacy(self) -> Guarantee | None:
+        """The victim's differential-privacy guarantee over the done seeds, if its cells store one."""
+        return guarantee(self.cells)
+
+    @property
     def trial_counts(self) -> list[int]:
         return [c.trial_count for c in self.done if c.tuned]
 
@@ -99,22 +139,11 @@ class LeaderRow:
 
 @dataclass
 class RankedGroup:
-    """Rows differing only in their defense, and the two axes that ranked them."""
+    """Rows differing only in their defense (one attack), its attacker metric and the page's utility."""
 
     rows: list[LeaderRow]
     x_metric: str | None
     y_metric: str | None
-
-    @property
-    def ranked(self) -> list[LeaderRow]:
-        return [r for r in self.rows if r.pareto_rank is not None]
-
-    @property
-    def title(self) -> str:
-        r = self.rows[0]
-        variants = {row.variant for row in self.rows}
-        shared = variants.pop() if len(variants) == 1 else ""
-        return f"{r.attack.instance} against {r.recommender.instance}" + (f" ({shared})" if shared else "")
 
 
 def _aggregate(row: LeaderRow) -> None:
@@ -162,31 +191,23 @@ def _x_metric(rows: list[LeaderRow]) -> str | None:
     return None
 
 
-def _rank(rows: list[LeaderRow]) -> RankedGroup:
-    x = _x_metric(rows)
-    y = utility_metric(m for r in rows for m in r.metrics)
-    group = RankedGroup(rows=rows, x_metric=x, y_metric=y)
-    points = [r for r in rows if x in r.metrics and y in r.metrics] if x and y else []
-    if points:
-        x_up, y_up = names.higher_is_better(x), names.higher_is_better(y)  # type: ignore[arg-type]
-        # Cost = attacker success (minimised), gain = utility served (maximised), in the catalogue's directions.
-        ranks = pareto_ranks(
-            [((r.metrics[x].mean if x_up else -r.metrics[x].mean), (r.metrics[y].mean if y_up else -r.metrics[y].mean)) for r in points]  # type: ignore[index]
-        )
-        for r, rank in zip(points, ranks):
-            r.pareto_rank = rank
-    return group
+def _compare(group: RankedGroup) -> None:
+    """Each row's score, and each defended row's protection and cost against the undefended row."""
+    x, y = group.x_metric, group.y_metric
+    bare = next((r for r in group.rows if r.undefended and r.n), None)
+    for r in group.rows:
+        r.x_metric, r.y_metric = x, y
+        r.score = r.scored(x) if x else None
+        if bare is None or r is bare or r.undefended:
+            continue
+        r.baseline = bare
+        r.protection = protection(x, r, bare) if x and names.higher_is_better(x) is not None else None
+        r.cost = utility_cost(y, r, bare) if y else None
 
 
-def _sort_key(row: LeaderRow, y: str | None) -> tuple[Any, ...]:
-    agg = row.value(y)
-    up = names.higher_is_better(y) if y else None
-    utility = (-agg.mean if up else agg.mean) if agg is not None else float("inf")
-    return (row.pareto_rank is None, row.pareto_rank or 0, row.n == 0, utility, row.defense.instance)
-
-
-def build_rows(cells: Iterable[CellRecord]) -> tuple[list[LeaderRow], list[RankedGroup]]:
-    """Rows (one per setup) in display order, and their ranking groups."""
+def build_rows(cells: Iterable[CellRecord]) -> list[RankedGroup]:
+    """The groups (one per attack) of rows (one per setup), each row compared with its undefended
+    row; :func:`recsec.reports.standings.build_board` ranks and orders them."""
     by_setup: dict[str, list[CellRecord]] = {}
     for c in cells:
         by_setup.setdefault(c.setup_hash, []).append(c)
@@ -196,21 +217,12 @@ def build_rows(cells: Iterable[CellRecord]) -> tuple[list[LeaderRow], list[Ranke
         _aggregate(row)
         rows.append(row)
     _label_variants(rows)
+    # One utility metric for the whole page: the cost, the chart and every headline name it.
+    y = utility_metric(m for r in rows for m in r.metrics)
     by_group: dict[str, list[LeaderRow]] = {}
     for r in rows:
         by_group.setdefault(r.first.key_without("seed", "defense"), []).append(r)
-    # Groups with results first; then by names.
-    ordered = sorted(
-        by_group.values(),
-        key=lambda rs: (not any(r.n for r in rs), rs[0].recommender.instance, rs[0].attack.instance, rs[0].variant),
-    )
-    out: list[LeaderRow] = []
-    groups = []
-    for gi, members in enumerate(ordered):
-        group = _rank(members)
-        members.sort(key=lambda r: _sort_key(r, group.y_metric))
-        for r in members:
-            r.group, r.index = gi, len(out)
-            out.append(r)
-        groups.append(group)
-    return out, groups
+    groups = [RankedGroup(rows=members, x_metric=_x_metric(members), y_metric=y) for members in by_group.values()]
+    for group in groups:
+        _compare(group)
+    return groups

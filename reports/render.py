@@ -30,7 +30,9 @@ from recsec.judges import names
 from recsec.results import Results, from_rows, load
 
 from .downloads import site_files
+from .folder import check_site_folder, claim_site_folder
 from .model import Site, build_site, cell_href
+from .protection import Effect
 from .provenance import spec_file
 from .reproductions import VERDICT_RULE
 from .verdicts import verdict_class
@@ -95,7 +97,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        fmt=fmt, pretty_json=_json, compact_json=_json_compact, when=_when, sort_value=_sort_value, last_line=_last_line, percent=_percent
+        fmt=fmt, pretty_json=_json, compact_json=_json_compact, when=_when, sort_value=_sort_value, last_line=_last_line, percent=_percent,
+        signed=Effect.show,
     )
     env.globals.update(describe=_describe, spec_of=spec_file, verdict_class=verdict_class)
     return env
@@ -187,13 +190,17 @@ def render_site(source: Any, out_dir: Path | str, title: str = "recsec leaderboa
             or SQLAlchemy ``Session`` on a recsec database (read through
             :func:`recsec.results.load`), or cell dicts as
             :func:`recsec.results.from_rows` takes them.
-        out_dir: the site folder; created if missing. Pages are overwritten, and
+        out_dir: the site folder: new, empty, or one recsec rendered into before
+            (:mod:`recsec.reports.folder`; any other folder is refused with a
+            ``RecsecError`` before anything is written). Pages are overwritten, and
             pages and downloads of an earlier render that no longer exist are
             removed (only files named like this renderer's).
         title: shown in every page's header.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    # The same guard as ``recsec report``: a Python caller's home or project folder is never overwritten.
+    check_site_folder(out, f"render_site: {out}")
+    claim_site_folder(out)
     site = build_site(_results(source))
     written = _render_pages(environment(), site, out, title)
     _remove_stale(out, written)

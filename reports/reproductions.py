@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping
 from recsec.results import KINDS, CellRecord, ComponentRecord
 
 from .stats import Agg, aggregate, fmt
-from .summary import difference, metric_value, pair_key
+from .summary import difference, metric_value, pair_key, relative_cost
 from .verdicts import (NO_COUNTERPART, NOT_RUN, RULE, Judgement, judge_cost, judge_effect, judge_level)
 
 __all__ = ["Match", "Protocol", "StandIn", "Headline", "Outcome", "Reproduction", "VERDICT_RULE",
@@ -301,12 +301,6 @@ def _pairs(treated: list[CellRecord], others: list[CellRecord], vary: str) -> di
         for b in sorted(index.get(pair_key(t, vary), []), key=lambda c: c.id):
             by_setup.setdefault(b.setup_hash, {})[t.seed] = (t, b)
     return {k: [v[s] for s in sorted(v)] for k, v in by_setup.items()}
-
-
-def relative_cost(value: Any, base: Any) -> float | None:
-    """1 − value / base (the share of ``base`` lost) when both are numbers and base is not 0."""
-    d = difference(value, base)
-    return None if d is None or float(base) == 0 else -d / float(base)
 
 
 def _diff(pairs: list[tuple[CellRecord, CellRecord]], metric: str, base_metric: str, relative: bool = False) -> Agg | None:

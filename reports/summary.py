@@ -21,6 +21,7 @@ from typing import Any, Iterable, Sequence
 from recsec.errors import RecsecError
 from recsec.metrics import is_number
 from recsec.results import KINDS, CellRecord
+from recsec.tables import csv_safe
 
 from .stats import Agg, aggregate, fmt
 
@@ -126,6 +127,12 @@ def difference(value: Any, base: Any) -> float | None:
     return float(value) - float(base) if is_number(value) and is_number(base) else None
 
 
+def relative_cost(value: Any, base: Any) -> float | None:
+    """1 − value / base (the share of ``base`` lost) when both are numbers and base is not 0."""
+    d = difference(value, base)
+    return None if d is None or float(base) == 0 else -d / float(base)
+
+
 def _done_groups(cells: Iterable[CellRecord], metrics: Sequence[str], key: Any) -> dict[str, list[CellRecord]]:
     """Done cells by ``key(cell)``, in order; an unknown metric is an error listing the stored ones."""
     cells = list(cells)
@@ -160,7 +167,8 @@ def render_summary(summary: list[dict[str, Any]], metrics: Sequence[str], format
         buf = io.StringIO()
         parts = ("mean", "std", "n") + (("ci95_low", "ci95_high") if interval else ())
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([*GROUP_COLUMNS] + [f"{m}_{part}" for m in metrics for part in parts])
+        # Names come from specs and plugins: a field a spreadsheet would run as a formula is escaped.
+        writer.writerow([csv_safe(c) for c in [*GROUP_COLUMNS] + [f"{m}_{part}" for m in metrics for part in parts]])
         for e in summary:
             cells = [_text(e, c, " ") for c in GROUP_COLUMNS]
             for m in metrics:
@@ -168,7 +176,7 @@ def render_summary(summary: list[dict[str, Any]], metrics: Sequence[str], format
                 cells += ["", "", 0] if agg is None else [agg.mean, "" if agg.std is None else agg.std, agg.n]
                 if interval:
                     cells += list((agg and agg.ci95()) or ("", ""))
-            writer.writerow(cells)
+            writer.writerow([csv_safe(c) for c in cells])
         return buf.getvalue()
     if format != "markdown":
         raise ValueError(f"unknown summary format {format!r}; expected 'markdown', 'csv' or 'json'")

@@ -25,6 +25,8 @@ from recsec.reports.render import ASSETS, environment
 from recsec.reports.stats import aggregate, fmt, pareto_ranks
 from recsec.storage.models import Base, Cell, Metric, Run, Trial
 
+from html_dom import Node, parse
+
 HOSTILE = "<script>alert(1)</script>\"'&../../etc/passwd"
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -76,11 +78,12 @@ def session(tmp_path: Path) -> Session:
         other_run = Run(benchmark="bench-b", recsec_version="0.1.0-test")
         s.add_all([run, other_run])
         s.flush()
-        # extract: three defenses with metrics; "noise" and "none" on the front, "weak" dominated by "noise".
+        # extract: three defenses with metrics; "noise" and "none" on the front, "weak" (one seed: no interval) unranked.
         _cell(s, run, defense="none", seed=0, metrics=_metrics(0.8, 0.30, 0.30))
         _cell(s, run, defense="none", seed=1, metrics=_metrics(0.6, 0.32, 0.32))
-        _cell(s, run, defense="noise", seed=0, metrics=_metrics(0.4, 0.30, 0.25))
-        _cell(s, run, defense="noise", seed=1, metrics=_metrics(0.5, 0.32, 0.27))
+        # noise lowers agreement by 0.35 and 0.33 on the two seeds: a measurable protection
+        _cell(s, run, defense="noise", seed=0, metrics=_metrics(0.45, 0.30, 0.25, **{"defended.hr@10_cost": 0.0}))
+        _cell(s, run, defense="noise", seed=1, metrics=_metrics(0.27, 0.32, 0.27))
         _cell(s, run, defense="weak", seed=0, metrics=_metrics(0.7, 0.30, 0.20))
         _cell(
             s,
@@ -166,17 +169,30 @@ class _Rows(HTMLParser):
 
 
 def _rows(page: str) -> list[dict[str, Any]]:
-    """Leaderboard rows as dicts: instance names, rank, n, seed badges, metric name -> text (without ``n=``)."""
+    """Leaderboard rows as dicts: instance names, rank, n, seed badges, protection and cost (text,
+    sort value, verdict), metric name -> text (without ``n=``)."""
     parser = _Rows()
     parser.feed(page)
     out = []
     for attrs, tds in parser.rows:
         texts = [t for _, t in tds]
+        fields = {a["data-field"]: (a, t) for a, t in tds if "data-field" in a}
         row: dict[str, Any] = {"id": attrs.get("id"), "class": attrs.get("class", ""), "attack_text": texts[2], "defense_text": texts[3]}
         row.update(recommender=tds[1][0]["data-value"], attack=tds[2][0]["data-value"], defense=tds[3][0]["data-value"])
-        row.update(rank=texts[4], n=tds[5][0]["data-value"], cells=texts[5])
-        row["metrics"] = {a["title"].split(":")[0]: re.sub(r" n=\d+$", "", t) for a, t in tds if "metric" in a.get("class", "") and a.get("title")}
-        row["n_texts"] = {a["title"].split(":")[0]: t for a, t in tds if "metric" in a.get("class", "") and a.get("title")}
+        row.update(rank=fields["rank"][1], n=fields["seeds"][0]["data-value"], cells=fields["seeds"][1])
+        for name in ("protection", "cost"):
+            a, t = fields[name]
+            row[name] = {"text": t, "value": float(a["data-value"]) if a["data-value"] else None, "verdict": a.get("data-verdict")}
+        metric_tds = [(a["title"].split(":")[0], t) for a, t in tds if "metric" in a.get("class", "") and a.get("title") and "data-field" not in a]
+        row["from_chance"], cleaned = {}, []
+        for m, t in metric_tds:  # a chance metric's cell also says its distance from chance
+            found = re.search(r" ([\d.]+) from chance$", t)
+            if found:
+                row["from_chance"][m], t = float(found.group(1)), t[: found.start()]
+            cleaned.append((m, t))
+        metric_tds = cleaned
+        row["metrics"] = {m: re.sub(r" n=\d+$", "", t) for m, t in metric_tds}
+        row["n_texts"] = dict(metric_tds)
         out.append(row)
     return out
 
@@ -245,9 +261,9 @@ def test_index_lists_benchmarks_and_links_dataset_pages(site: Path) -> None:
         assert f'href="{href}"' in index
         assert (site / href).is_file()
         assert f"<h2>{bench}</h2>" in index
-    # bench-a: 6 done (2 + 2 + 1 extract, 1 mia), 1 failed, 1 skipped.
+    # bench-a: 6 done (2 + 2 + 1 extract, 1 mia), 1 failed, 1 skipped by design.
     assert "8 cells:" in index
-    assert "6 done" in index and "1 failed" in index and "1 skipped" in index
+    assert "6 done" in index and "1 failed" in index and "1 do not apply" in index
     assert re.search(r"last update \d{4}-\d\d-\d\d \d\d:\d\d UTC", index)
     for asset in ASSETS:
         assert (site / asset).is_file()
@@ -255,22 +271,42 @@ def test_index_lists_benchmarks_and_links_dataset_pages(site: Path) -> None:
     assert '<script src="site.js"></script>' in index
 
 
+def _benchmark(site: Path, name: str) -> Node:
+    index = parse((site / "index.html").read_text(encoding="utf-8"))
+    (bench,) = [b for b in index.select("section", cls="benchmark") if b.one("h2").text == name]
+    return bench
+
+
+def _body_rows(table: Node) -> list[list[Node]]:
+    return [tr.select("td") for tr in table.one("tbody").select("tr")]
+
+
 def test_landing_page_headlines_per_threat(site: Path) -> None:
-    index = (site / "index.html").read_text(encoding="utf-8")
-    bench_a = index[index.index("<h2>bench-a</h2>") : index.index("<h2>bench-b</h2>")]
-    assert "<h3>Model extraction" in bench_a and "<h3>Membership inference" in bench_a
-    extraction = bench_a[bench_a.index("<h3>Model extraction") : bench_a.index("<h3>Membership inference")]
-    strongest, front = extraction.split("Defenses on the utility–protection front")
+    bench = _benchmark(site, "bench-a")
+    threats = {s.attrs["data-threat"]: s for s in bench.select("section", cls="threat")}
+    assert {"extraction", "membership"} <= set(threats)
+    extraction = threats["extraction"]
     # the strongest undefended attack, its mean over two seeds with n, linked to its row
-    href = f"datasets/{dataset_slug('bench-a', 'ml-100k')}.html#row-0"
-    assert f'href="{href}"' in strongest and "0.7000 <span class=\"spread\">± 0.1414 <span class=\"n\">n=2</span>" in strongest
-    # on the front: noise (less leakage than no defense); not none (the baseline), not weak (dominated)
-    assert ">noise</span>" in front and ">weak</span>" not in front and ">none</span>" not in front
-    assert "undefended 0.7000" in front and "undefended 0.3100" in front  # attack success and utility served
-    # cost against the undefended row's served utility: 1 - 0.26 / 0.31 (not the cell's own cost,
-    # which is 0 for a defense that trains the model it serves)
-    assert ">16.1%<" in front
-    assert f"{dataset_slug('bench-a', 'ml-100k')}.html#row-1" in front
+    ((dataset, _, attack, value),) = _body_rows(extraction.one("table", cls="strongest"))
+    assert attack.one("a").attrs["href"] == f"datasets/{dataset_slug('bench-a', 'ml-100k')}.html#row-0"
+    assert value.text == "0.7000 ± 0.1414 n=2"
+    # on the front: noise, whose protection interval lies above 0; not none (the reference), not weak (one seed)
+    front = extraction.one("table", cls="front")
+    assert [tr.attrs["data-defense"] for tr in front.one("tbody").select("tr")] == ["noise"]
+    ((_, defense, success, protection, served, cost),) = _body_rows(front)
+    assert defense.one("a").attrs["href"].endswith(f"{dataset_slug('bench-a', 'ml-100k')}.html#row-1")
+    assert "undefended 0.7000" in success.text and "undefended 0.3100" in served.text
+    # paired by seed: agreement drops 0.35 and 0.33 (mean 0.34, t(0.975, 1) = 12.706 on std 0.01414)
+    assert protection.text == "+0.3400 n=2 [+0.213, +0.467]"
+    # cost per seed against the undefended cell's served utility, 1 - 0.25/0.30 and 1 - 0.27/0.32
+    # (not the cell's own cost, which is 0 for a defense that trains the model it serves)
+    assert cost.text == "+16.1% n=2 [+9.5%, +22.8%]"
+    # named: the one utility metric of the page, in the header and the help
+    headers = [th.text for th in front.one("thead").select("th")]
+    assert "ndcg@10 served" in headers and "defended.ndcg@10" in extraction.one("p", cls="help").text
+    # weak has one paired seed: no interval, so no measurable protection, listed apart
+    unproven = extraction.one("table", cls="unproven")
+    assert [tr.attrs["data-defense"] for tr in unproven.one("tbody").select("tr")] == ["weak"]
 
 
 def test_dataset_table_mean_std_over_seeds(site: Path) -> None:
@@ -289,11 +325,18 @@ def test_dataset_table_mean_std_over_seeds(site: Path) -> None:
     # sort keys for the JS: the mean, as a float
     assert 'data-value="0.7"' in page or 'data-value="0.7000000000000001"' in page
     # column headers are sortable, the primary metric is marked and shown; others wait in the chooser
-    assert 'class="sortable leaderboard"' in page
-    assert re.search(r'<th scope="col" data-col="6" data-mcol="0" class="num metric group-attack primary" title="attack.agr@10', page)
-    assert re.search(r'<th [^>]*class="num metric group-utility off" title="utility.ndcg@10', page)
-    assert re.search(r'<input type="checkbox" data-mcol="\d+"> utility.ndcg@10', page)
-    assert re.search(r'<input type="checkbox" data-mcol="\d+" checked> defended.ndcg@10', page)
+    table = parse(page).one("table", cls="leaderboard")
+    assert "sortable" in table.classes
+    headers = {th.attrs["title"].split(":")[0]: th for th in table.select("th", data_mcol=...)}
+    first = headers["attack.agr@10"]
+    assert first.attrs["data-mcol"] == "0" and {"primary", "group-attack"} <= first.classes and "off" not in first.classes
+    # after the fixed columns: #, recommender, attack, defense, Pareto, protection, cost, seeds
+    assert first.attrs["data-col"] == "8"
+    assert "off" in headers["utility.ndcg@10"].classes and "off" not in headers["defended.ndcg@10"].classes
+    # the cell's own cost (0 for a training-time defense) waits in the chooser; the page's cost column is paired
+    assert "off" in headers["defended.hr@10_cost"].classes
+    boxes = {label.text: label.one("input") for label in parse(page).one("details", cls="chooser").select("label")}
+    assert "checked" not in boxes["utility.ndcg@10"].attrs and "checked" in boxes["defended.ndcg@10"].attrs
 
 
 def test_failed_and_skipped_cells(site: Path, session: Session) -> None:
@@ -302,9 +345,15 @@ def test_failed_and_skipped_cells(site: Path, session: Session) -> None:
     assert broken["n"] == "0" and "failed" in broken["cells"] and broken["rank"] == ""
     failed_id = _cell_id(session, defense="broken")
     assert f'href="../cells/{failed_id}.html#traceback"' in page
-    odd = _row(page, "extract[budget=100]", "odd")
-    # the badge in the seeds column, the reason under the defense (a wide column)
-    assert "skipped" in odd["cells"] and "skipped: odd does not apply to bpr" in odd["defense_text"]
+    # a combination skipped by design is no row of the table: it is summarised by its reason
+    assert not [r for r in _rows(page) if r["defense"] == "odd"]
+    section = parse(page).one("section", id="not-applicable")
+    ((reason,),) = [[li.one("span", cls="na-reason").text] for li in section.one("ul", cls="not-applicable").select("li") if li.select("span", cls="na-reason")]
+    assert reason == "odd does not apply to bpr"
+    (link,) = section.one("ul", cls="na-rows").select("a")
+    assert link.attrs["href"] == f"../cells/{_cell_id(session, defense='odd')}.html" and link.text == "s0"
+    assert parse(page).one("p", cls="summary").one("span", cls="na-count").text == "· 1 do not apply (why)"
+    assert not parse(page).select(cls="status-skipped")  # no warning badge anywhere on the page
     detail = (site / "cells" / f"{failed_id}.html").read_text(encoding="utf-8")
     assert '<pre id="traceback" class="traceback">Traceback (most recent call last):' in detail
     assert "RuntimeError: boom" in detail
@@ -350,21 +399,25 @@ def test_detail_page_content(site: Path, session: Session) -> None:
 def test_chart_and_pareto_marking(site: Path) -> None:
     page = _page(site)
     rows = [r for r in _rows(page) if r["attack"] == "extract[budget=100]"]
-    # front first, then dominated, then rows without results
-    assert [r["defense"] for r in rows[:3]] == ["none", "noise", "weak"]
-    assert [r["rank"] for r in rows[:3]] == ["1", "1", "2"]
-    assert "on-front" in rows[0]["class"] and "on-front" not in rows[2]["class"]
+    # front first (the undefended reference, noise with measurable protection), then unranked rows
+    assert [(r["defense"], r["rank"]) for r in rows[:3]] == [("none", "1"), ("noise", "1"), ("weak", "")]
+    assert "on-front" in rows[1]["class"] and "on-front" not in rows[2]["class"]
+    assert rows[0]["protection"]["text"] == "reference"
+    assert rows[1]["protection"]["verdict"] == "measurable protection" and rows[1]["protection"]["value"] == pytest.approx(0.34)
+    assert rows[2]["protection"]["verdict"].startswith("no measurable protection")
     # one chart: the extract group has 3 defenses with results, mia only one
-    assert page.count("<svg") == 1
-    svg = page[page.index("<svg") : page.index("</svg>")]
-    points = re.findall(r'<a href="#(row-\d+)" class="point( front)?">\s*<title>([^<]*)</title>', svg)
-    by_label = {title.split("\n")[0]: (anchor, bool(front)) for anchor, front, title in points}
-    assert by_label == {"none": ("row-0", True), "noise": ("row-1", True), "weak": ("row-2", False)}
-    assert "<polyline class=\"front-line\"" in svg
-    assert "attack.agr@10 — attacker success" in svg and "defended.ndcg@10 — victim utility" in svg
-    # the front line joins the two front points only
-    line = re.search(r'<polyline class="front-line" points="([^"]+)"', svg)
-    assert line is not None and len(line.group(1).split()) == 2
+    (svg,) = parse(page).select("svg")
+    points = {a.one("title").text.split(" ")[0]: a for a in svg.select("a", cls="point")}
+    assert set(points) == {"none", "noise", "weak"}
+    assert {n: (p.attrs["href"], "front" in p.classes, p.attrs["data-rank"]) for n, p in points.items()} == {
+        "none": ("#row-0", True, "1"), "noise": ("#row-1", True, "1"), "weak": ("#row-2", False, "0")}
+    assert "unranked" in points["weak"].classes and "no measurable protection" in points["weak"].one("title").text
+    labels = [t.text for t in svg.select("text", cls="axis-label")]
+    assert "attack.agr@10 — attacker success (lower = better protection)" in labels
+    assert "defended.ndcg@10 — victim utility" in labels
+    # the front line joins the two front points only; agr@10 has no chance level, so no chance line
+    assert len(svg.one("polyline", cls="front-line").attrs["points"].split()) == 2
+    assert not svg.select("line", cls="chance-line")
 
 
 def test_single_defense_dataset_has_no_chart(site: Path) -> None:
@@ -372,27 +425,34 @@ def test_single_defense_dataset_has_no_chart(site: Path) -> None:
 
 
 def test_directions_come_from_the_metric_catalogue_only(tmp_path: Path) -> None:
-    def rows(x_name: str, **config: Any) -> list[dict[str, Any]]:
-        return [
-            dict(id=i + 1, benchmark="b", dataset="d", recommender="r", attack="a", defense=dfn, seed=s, status="done",
-                 config={"primary_metric": x_name, **config}, metrics={x_name: x, "defended.ndcg@10": y, "attack.other": 1.0})
-            for i, (dfn, s, x, y) in enumerate([("d1", 0, 0.2, 0.5), ("d1", 1, 0.4, 0.7), ("d2", 0, 0.9, 0.9), ("d3", 0, 0.95, 0.1)])
-        ]
+    def rows(x_name: str, flip: bool = False, **config: Any) -> list[dict[str, Any]]:
+        # (defense, attacker success, utility served) on seed 0; the seeds move both a little
+        setups = [("none", 0.9, 0.9), ("d1", 0.2, 0.5), ("d2", 0.6, 0.8), ("d3", 0.7, 0.1)]
+        out = []
+        for d, (dfn, x, y) in enumerate(setups):
+            for seed in (0, 1, 2):
+                xs = x + 0.01 * seed * (1 + d % 2)
+                out.append(dict(id=len(out) + 1, benchmark="b", dataset="d", recommender="r", attack="a", defense=dfn, seed=seed,
+                                status="done", config={"primary_metric": x_name, **config},
+                                metrics={x_name: 1 - xs if flip else xs, "defended.ndcg@10": y + 0.01 * seed, "attack.other": 1.0}))
+        return out
 
-    def ranks(out: Path) -> tuple[str, list[tuple[str, str]]]:
+    def ranks(out: Path) -> tuple[Node, list[tuple[str, str]]]:
         page = (out / "datasets" / f"{dataset_slug('b', 'd')}.html").read_text(encoding="utf-8")
-        return page, [(r["defense"], r["rank"]) for r in _rows(page)]
+        return parse(page), [(r["defense"], r["rank"]) for r in _rows(page)]
 
-    # the attacker wins with higher agreement (catalogue): d2 trades utility for leakage, d3 is dominated
+    # the attacker wins with higher agreement (catalogue): d1 and d2 trade utility for protection, d3 is dominated
     page, ranked = ranks(render_site(rows("attack.agr@10"), tmp_path / "up"))
-    assert page.count("<svg") == 1 and "attack.agr@10 — attacker success (lower = better protection)" in page
-    assert ranked == [("d2", "1"), ("d1", "1"), ("d3", "2")]
-    # a lower-is-better attacker metric (the polluted target's rank) flips the cost axis
-    page, ranked = ranks(render_site(rows("attack.target_rank_after"), tmp_path / "down"))
-    assert ranked == [("d2", "1"), ("d3", "1"), ("d1", "2")] and "higher = better protection" in page
+    (svg,) = page.select("svg")
+    assert "attack.agr@10 — attacker success (lower = better protection)" in [t.text for t in svg.select("text", cls="axis-label")]
+    assert ranked == [("none", "1"), ("d1", "1"), ("d2", "1"), ("d3", "2")]
+    # a lower-is-better attacker metric (the polluted target's rank) flips the axis: mirrored values rank the same
+    page, ranked = ranks(render_site(rows("attack.target_rank_after", flip=True), tmp_path / "down"))
+    assert ranked == [("none", "1"), ("d1", "1"), ("d2", "1"), ("d3", "2")]
+    assert "higher = better protection" in page.one("svg").text
     # a metric outside the catalogue has no direction: nothing is ranked or charted, whatever the config claims
     page, ranked = ranks(render_site(rows("attack.leak", metric_directions={"attack.leak": True}), tmp_path / "unknown"))
-    assert "<svg" not in page and {rank for _, rank in ranked} == {""}
+    assert not page.select("svg") and {rank for _, rank in ranked} == {""}
 
 
 def test_hostile_names_are_escaped_and_stay_inside_out_dir(tmp_path: Path) -> None:
@@ -432,7 +492,7 @@ def test_hostile_names_are_escaped_and_stay_inside_out_dir(tmp_path: Path) -> No
     written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert all(out in p.parents for p in written)
     names = {p.relative_to(out).as_posix() for p in written}
-    pattern = r"index\.html|reproductions\.html|style\.css|site\.js|cells/\d+\.html|datasets/[0-9a-f]{16}\.html|specs/[0-9a-f]{16}\.toml"
+    pattern = r"\.recsec-site|index\.html|reproductions\.html|style\.css|site\.js|cells/\d+\.html|datasets/[0-9a-f]{16}\.html|specs/[0-9a-f]{16}\.toml"
     pattern += r"|data/(results|trials|[0-9a-f]{16}(-cells)?|cell-\d+)\.(csv|json)"
     assert all(re.fullmatch(pattern, n) for n in names), names
     assert {"cells/1.html", "cells/2.html", "cells/3.html", "cells/4.html"} <= names
@@ -584,3 +644,112 @@ name = "toy-probe"
     assert "<svg" in page and any(r["rank"] for r in rows)
     tuned_page = _page(out, "toy-tuned", next(d for b, d in expected if b == "toy-tuned"))
     assert any("3 trials" in r["attack_text"] for r in _rows(tuned_page))
+
+
+# --------------------------------------------------------------------------- ranking rules (issue 30)
+
+
+def _rules_page(rows: list[dict[str, Any]], out: Path) -> str:
+    render_site(rows, out)
+    return (out / "datasets" / f"{dataset_slug('rules', 'synthetic')}.html").read_text(encoding="utf-8")
+
+
+def test_chance_level_comes_from_the_catalogue() -> None:
+    from recsec.judges import names
+
+    assert names.chance_level("attack.auc") == 0.5 and names.chance_level("defense.auroc_query") == 0.5
+    # an AUPR's chance is the positives' share, stored with each cell
+    assert names.chance_level("defense.aupr_query", {"defense.aupr_query_chance": 0.2}) == 0.2
+    assert names.chance_level("defense.aupr_query", {}) is None
+    assert not names.has_chance("attack.agr@10") and names.chance_level("attack.agr@10") is None
+
+
+def test_an_auc_below_chance_ranks_by_its_distance_from_chance(tmp_path: Path) -> None:
+    from ranking_cells import chance_cells
+
+    text = _rules_page(chance_cells(), tmp_path / "site")
+    rows = {r["defense"]: r for r in _rows(text)}
+    # 0.35 is 0.15 from chance: near-chance (0.60, 0.10 from chance, same utility) dominates it
+    assert rows["below-chance"]["metrics"]["attack.auc"].startswith("0.3500")
+    assert rows["below-chance"]["from_chance"]["attack.auc"] == pytest.approx(0.15)
+    assert rows["near-chance"]["rank"] == "1" and rows["below-chance"]["rank"] == "2"
+    # protection on the distance from chance, paired by seed: 0.41 - 0.15 on average
+    assert rows["below-chance"]["protection"]["value"] == pytest.approx(0.26)
+    # noise: no measurable protection (its interval holds 0), so off the front despite serving more utility
+    assert rows["noise"]["protection"]["verdict"] == "no measurable protection" and rows["noise"]["rank"] == ""
+    (svg,) = parse(text).select("svg")
+    points = {a.one("title").text.split(" ")[0]: a for a in svg.select("a", cls="point")}
+    assert "front" not in points["noise"].classes and points["noise"].attrs["data-rank"] == "0"
+    assert points["below-chance"].attrs["data-rank"] == "2" and "front" in points["near-chance"].classes
+    # the chance line is drawn at 0.5
+    assert float(svg.one("line", cls="chance-line").attrs["data-chance"]) == 0.5
+
+
+def test_a_defense_is_ranked_on_its_strongest_known_attacker(tmp_path: Path) -> None:
+    from recsec.reports.model import build_site
+    from recsec.results import from_rows
+
+    from ranking_cells import adaptive_cells
+
+    (page,) = build_site(from_rows(adaptive_cells())).pages
+    (ranking,) = page.rankings
+    standing = {s.defense.instance: s for s in ranking.standings}
+    pop = standing["popularity-randomization"]
+    # the plain attacker is at 0.35 (0.15 from chance); the adaptive one, which knows the defense, at 0.79
+    assert pop.ranked is not None and pop.ranked.attack.instance == "mia-zhang[adaptive=true]"
+    assert pop.ranked.score.mean == pytest.approx((0.28 + 0.31 + 0.29) / 3)
+    # its protection is against the adaptive attacker undefended, paired by seed
+    assert pop.protection.agg.mean == pytest.approx((0.12 + 0.11 + 0.12) / 3) and pop.protection.measurable
+    assert [s.defense.instance for s in ranking.standings if s.on_front] == ["none", "list-shuffle", "popularity-randomization"]
+    # the landing page quotes the same row, with the same protection and cost
+    (headline,) = [h for h in build_site(from_rows(adaptive_cells())).benchmarks[0].headlines if h.threat == "membership"]
+    entry = {e.row.defense.instance: e for e in headline.front}["popularity-randomization"]
+    assert entry.row.attack.instance == "mia-zhang[adaptive=true]" and entry.utility_metric == "defended.ndcg@10"
+    assert entry.cost.agg.mean == pytest.approx(statistics.fmean([1 - 0.28 / 0.30, 1 - 0.29 / 0.31, 1 - 0.27 / 0.29]))
+
+
+def test_cell_page_pairs_with_the_undefended_cell_and_reproduces_portably(tmp_path: Path) -> None:
+    from ranking_cells import adaptive_cells
+
+    rows = adaptive_cells()
+    render_site(rows, tmp_path / "site")
+    (cell,) = [r for r in rows if r["attack"] == "mia-zhang[adaptive=true]" and r["defense"] == "popularity-randomization" and r["seed"] == 0]
+    (partner,) = [r for r in rows if r["attack"] == cell["attack"] and r["defense"] == "none" and r["seed"] == 0]
+    detail = parse((tmp_path / "site" / "cells" / f"{cell['id']}.html").read_text(encoding="utf-8"))
+    paired = detail.one("section", cls="paired")
+    assert paired.select("a")[0].attrs["href"] == f"../cells/{partner['id']}.html"
+    values = {tr.one("th").text: tr.select("td")[0] for tr in paired.one("table").select("tr")}
+    assert float(values["Protection gained"].attrs["data-value"]) == pytest.approx(0.40 - 0.28)
+    assert float(values["Utility cost"].attrs["data-value"]) == pytest.approx(1 - 0.28 / 0.30)
+    # the reproduce command names the spec from its benchmarks/ folder, never the machine's path
+    command = detail.one("pre", cls="command").text
+    assert command.startswith("recsec run benchmarks/rules.toml --data-dir DATA_DIR --db sqlite:///recsec.db --only")
+    assert "/home/someone" not in command
+
+
+def test_reproduce_command_of_the_embedded_default_names_no_path() -> None:
+    from recsec.api import default_spec_path
+    from recsec.reports.provenance import portable_spec, reproduce_command
+
+    assert portable_spec(str(default_spec_path())) is None
+    assert portable_spec("/usr/lib/python3/site-packages/recsec/default.toml") is None
+    assert portable_spec("/tmp/mine.toml") == "mine.toml" and portable_spec("specs/x.toml") == "specs/x.toml"
+    (cell,) = from_rows([dict(id=1, benchmark="b", dataset="d", recommender="r", attack="a", defense="x[p=1]", seed=0,
+                              run=dict(id=1, benchmark="b", spec_path="/opt/venv/lib/site-packages/recsec/default.toml"))]).cells
+    assert reproduce_command([cell]).split(" --only")[0] == "recsec run --data-dir DATA_DIR --db sqlite:///recsec.db"
+    assert "--only 'defense=x[p=1]'" in reproduce_command([cell])
+
+
+def test_optuna_study_names_are_readable_and_unique() -> None:
+    from types import SimpleNamespace
+
+    from recsec.tuning import readable_study_name
+
+    def cell(defense: str, config_hash: str) -> Any:
+        comps = [SimpleNamespace(instance_name=n) for n in ("ml-100k", "lfm", "mia-zhang[adaptive=true]", defense)]
+        return SimpleNamespace(dataset=comps[0], recommender=comps[1], attack=comps[2], defense=comps[3], seed=2, config_hash=config_hash)
+
+    name = readable_study_name(cell("none", "ab" * 32))
+    assert name == "ml-100k/lfm/mia-zhang[adaptive=true]/none/seed2-" + "ab" * 6
+    assert readable_study_name(cell("none", "cd" * 32)) != name  # same names, other config: another study
+    assert len(readable_study_name(cell("x" * 1000, "ab" * 32))) <= 400
