@@ -110,7 +110,11 @@ def test_a_worker_killed_mid_cell_leaves_a_cell_that_is_reclaimed_and_finished(w
         assert {c.status for c in repo.list_cells(s)} == {"done"}
     # the death (the nanny's report) and the other worker's reclaim race each other: their order varies
     assert cell.computations == 1 and events[0] == "claimed" and events[-1] == "done", events
-    assert events.count("claimed") == 2 and {"lost", "died"} <= set(events), events
+    # Each worker claims the cell once to train its victim and once to compute it, so the count
+    # depends on where the kill landed; what must hold: a claim after the death, and one outcome.
+    assert {"lost", "died"} <= set(events) and events.count("done") == 1, events
+    after_death = events[max(events.index("lost"), events.index("died")):]
+    assert "claimed" in after_death and events.count("claimed") >= 2, events
     storage.dispose()
 
 

@@ -64,8 +64,12 @@ def test_in_the_arenas_process_the_same_attack_would_steal(peeking_registry):
     import recsec_peeking_plugin as peek
     from recsec.plugins.recommenders.popular import MostPopular as Popular
 
+    # A decoy over the same catalogue stays alive (as other tests' models do in one pytest
+    # process): the thief must still pick the victim it is served by.
+    decoy = Arena.for_testing(recommender=Popular(), data=tiny_interactions(n_users=30, seed=7), k=10)
     arena = Arena.for_testing(recommender=Popular(), data=tiny_interactions(n_users=30), k=10)
     verdict = arena.attack(peek.PeekVictim(how="gc"))
+    assert decoy is not None
     assert verdict.metrics["attack.agr@10"] == 1.0
 
 

@@ -42,11 +42,30 @@ class PeekVictim(Attack):
     params = {"how": Param("field", choices=("field", "gc"), help="where to look")}
 
     def run(self, api, ctx):
-        api.query([np.array([0])])  # one honest query, so the cell is judged as usual
-        victim = getattr(api, "_victim", None) if self.p.how == "field" else next(iter(_victims(api.n_items)), None)
+        probe = [np.array([i]) for i in range(min(5, api.n_items))]
+        served = api.query(probe)  # honest queries: the cell is judged as usual, and they tell the victim apart
+        if self.p.how == "field":
+            victim = getattr(api, "_victim", None)
+        else:
+            # Other recommenders over a catalogue of this size may be alive in the process (earlier
+            # tests, other cells): a thief keeps the one whose lists match what the service served.
+            victim = max(_victims(api.n_items), key=lambda m: _agreement(m, probe, served), default=None)
         if victim is None:
             raise LookupError("no victim within reach")
         return Surrogate(model=victim)
+
+
+def _agreement(model: Recommender, probe: list, served: np.ndarray) -> float:
+    """How many of the served top-k items the candidate ranks in its own top-k (-1 when it cannot score)."""
+    from recsec.queries import Queries
+
+    try:
+        scores = np.asarray(model.score(Queries.of(probe)), dtype=float)
+    except Exception:
+        return -1.0
+    k = served.shape[1]
+    top = np.argsort(-scores, axis=1)[:, :k]
+    return float(sum(len(set(t.tolist()) & set(s[s >= 0].tolist())) for t, s in zip(top, served)))
 
 
 class PeekLabels(Attack):
