@@ -35,6 +35,8 @@ from pathlib import Path
 SETTINGS = {
     "before": {"RECSEC_THREAD_POLICY": "torch"},
     "after": {},
+    # benchmarks/scale/isolation.py: the attacks in the arena's process (recsec's default runs them apart)
+    "in-process": {"RECSEC_ISOLATE": "0"},
 }
 
 
@@ -46,7 +48,8 @@ def _cpu_of_children() -> float:
 def measure(setting: str, busy: bool, work: Path, spec: str | None, only: list[str]) -> dict:
     """One ``recsec run`` under ``setting``, alone or beside a busy loop."""
     where = Path(tempfile.mkdtemp(prefix=f"{setting}-{'busy' if busy else 'idle'}-", dir=work))
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "RECSEC_THREAD_POLICY", "OMP_NUM_THREADS")}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "RECSEC_THREAD_POLICY", "OMP_NUM_THREADS",
+                                                                  "RECSEC_ISOLATE")}
     env.update(SETTINGS[setting], RECSEC_CACHE_DIR=str(where / "cache"))
     cmd = [sys.executable, "-m", "recsec.cli", "run", *([spec] if spec else []), "--db", f"sqlite:///{where / 'r.db'}",
            "--artifacts", str(where / "artifacts"), "--no-progress", "-q", "--device", "cpu",
@@ -64,7 +67,7 @@ def measure(setting: str, busy: bool, work: Path, spec: str | None, only: list[s
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     return {"setting": setting, "beside": "busy loop" if busy else "idle", "wall_s": round(wall, 1),
             "cpu_s": round(cpu, 1), "load_start": round(load0, 2), "load_end": round(load1, 2),
-            "summary": done.stderr.strip().splitlines()[-1]}
+            "summary": done.stderr.strip().splitlines()[-1], "db": f"sqlite:///{where / 'r.db'}"}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -72,13 +75,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--spec", help="a spec file (default: the embedded default benchmark)")
     ap.add_argument("--only", action="append", default=[], metavar="FIELD=VALUE", help="passed on to recsec run")
     ap.add_argument("--settings", nargs="+", choices=sorted(SETTINGS), default=["before", "after"])
+    ap.add_argument("--idle-only", action="store_true", help="skip the measurements beside a busy loop")
     ap.add_argument("--json", type=Path, help="write the measurements here")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="recsec-threads-"))
     print(f"{os.cpu_count()} logical cores, {len(os.sched_getaffinity(0))} available; load {os.getloadavg()}")
     rows = []
     try:
-        for busy in (False, True):
+        for busy in (False,) if args.idle_only else (False, True):
             for setting in args.settings:
                 row = measure(setting, busy, work, args.spec, args.only)
                 rows.append(row)
@@ -87,7 +91,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
-        args.json.write_text(json.dumps({"cmd": sys.argv, "only": args.only, "rows": rows}, indent=1))
+        args.json.write_text(json.dumps({"cmd": sys.argv, "only": args.only,
+                                         "rows": [{k: v for k, v in r.items() if k != "db"} for r in rows]}, indent=1))
     return rows
 
 
