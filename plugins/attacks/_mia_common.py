@@ -15,6 +15,7 @@ model memorised separates them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -126,3 +127,37 @@ def labelled_shadow(know: "MembershipKnowledge") -> tuple[np.ndarray, np.ndarray
     users = np.concatenate([know.shadow_members, know.shadow_nonmembers])
     labels = np.r_[np.ones(len(know.shadow_members)), np.zeros(len(know.shadow_nonmembers))].astype(np.int64)
     return users, labels
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a shadow-model membership attack observes before it trains its attack model: the
+    item vectors, the labelled shadow users with their histories and features (from the shadow
+    recommender's lists), and the target users it could afford with theirs (from the black box)."""
+
+    vectors: np.ndarray
+    shadow_users: np.ndarray
+    shadow_labels: np.ndarray
+    shadow_histories: list
+    shadow_features: np.ndarray
+    target_users: np.ndarray
+    target_histories: list
+    target_features: np.ndarray
+
+
+def observe(attack: str, api: "BlackBoxAPI", ctx: "AttackContext", dim: int, adaptive: bool) -> Observed:
+    """Zhang et al.'s observation step (CCS 2021), shared by every shadow-model attack: item vectors
+    from the public embedding users, the shadow recommender's lists for the labelled shadow users,
+    the black box's lists for the targets as far as the budget goes, each as per-user features."""
+    from ._mia_data import item_vectors, mia_features
+
+    know = ctx.knowledge.membership()
+    vectors = item_vectors(know.interactions_of(know.embedding), dim, ctx.rng(attack, "item-vectors"))
+    shadow = shadow_api(attack, know, ctx, adaptive)
+    sh_users, sh_labels = labelled_shadow(know)
+    sh_hist = know.histories(sh_users)
+    X_sh = mia_features(sh_hist, shadow.query(sh_hist, users=sh_users), vectors)
+    tg_users = affordable(know.targets, api)
+    tg_hist = know.histories(tg_users)
+    X_tg = mia_features(tg_hist, api.query(tg_hist, users=tg_users), vectors)
+    return Observed(vectors, sh_users, sh_labels, sh_hist, X_sh, tg_users, tg_hist, X_tg)

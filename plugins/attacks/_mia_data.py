@@ -98,3 +98,11 @@ def list_similarity(histories: list[np.ndarray], lists: np.ndarray, vectors: np.
     h, c = history_centroids(histories, vectors), list_centroids(lists, vectors)
     norm = np.linalg.norm(h, axis=1) * np.linalg.norm(c, axis=1)
     return np.where(norm > 0, (h * c).sum(axis=1) / np.where(norm > 0, norm, 1.0), 0.0)
+
+
+def standardise(fit: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both feature matrices scaled by ``fit``'s column means and standard deviations (the shadow
+    side's: the attacker fits its scaling on data it labelled); constant columns are left unscaled."""
+    mu, sd = fit.mean(axis=0), fit.std(axis=0)
+    sd = np.where(sd > 1e-12, sd, 1.0)
+    return (fit - mu) / sd, (other - mu) / sd

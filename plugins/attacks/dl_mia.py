@@ -16,7 +16,7 @@ from recsec.errors import ParameterError
 from recsec.params import Param
 from recsec.threat import ThreatModel
 
-from ._mia_common import MembershipAttack, affordable, labelled_shadow, protocol_params, serving_params, shadow_api
+from ._mia_common import MembershipAttack, observe, protocol_params, serving_params
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsec.blackbox import BlackBoxAPI
@@ -99,25 +99,16 @@ class DLMIA(MembershipAttack):
         return ThreatModel(algorithm=True, auxiliary=True, defense=bool(self.p.adaptive))
 
     def run(self, api: "BlackBoxAPI", ctx: "AttackContext") -> MembershipScores:
-        from ._mia_data import history_centroids, item_vectors, mia_features
+        from ._mia_data import history_centroids, standardise
         from ._mia_debias import DebiasSettings, fit_dl_mia, pair_partners
 
-        know = ctx.knowledge.membership()
-        vectors = item_vectors(know.interactions_of(know.embedding), int(self.p.dim), ctx.rng(self.name, "item-vectors"))
-        shadow = shadow_api(self.name, know, ctx, bool(self.p.adaptive))
-        sh_users, sh_labels = labelled_shadow(know)
-        sh_hist = know.histories(sh_users)
-        X_sh = mia_features(sh_hist, shadow.query(sh_hist, users=sh_users), vectors)
-        tg_users = affordable(know.targets, api)
-        tg_hist = know.histories(tg_users)
-        X_tg = mia_features(tg_hist, api.query(tg_hist, users=tg_users), vectors)
+        seen = observe(self.name, api, ctx, int(self.p.dim), bool(self.p.adaptive))
+        tg_users, sh_users, sh_labels = seen.target_users, seen.shadow_users, seen.shadow_labels
         if len(tg_users) == 0:  # no query afforded: nothing to score (the judge says so)
             return MembershipScores(users=tg_users, scores=np.zeros(0))
-
-        mu, sd = X_sh.mean(axis=0), X_sh.std(axis=0)
-        sd = np.where(sd > 1e-12, sd, 1.0)
-        X_sh, X_tg = (X_sh - mu) / sd, (X_tg - mu) / sd
-        partner = pair_partners(history_centroids(sh_hist, vectors), history_centroids(tg_hist, vectors))
+        X_sh, X_tg = standardise(seen.shadow_features, seen.target_features)
+        partner = pair_partners(history_centroids(seen.shadow_histories, seen.vectors),
+                                history_centroids(seen.target_histories, seen.vectors))
         p = self.p
         cfg = DebiasSettings(latent=int(p.latent), hidden=int(p.hidden), alpha=float(p.alpha), beta=float(p.beta),
                              kl_y=float(p.kl_y), kl_z=float(p.kl_z), lr=float(p.lr), batch=int(p.batch),

@@ -16,7 +16,7 @@ from recsec.outputs import MembershipScores
 from recsec.params import Param
 from recsec.threat import ThreatModel
 
-from ._mia_common import MembershipAttack, affordable, labelled_shadow, protocol_params, serving_params, shadow_api
+from ._mia_common import MembershipAttack, observe, protocol_params, serving_params
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsec.blackbox import BlackBoxAPI
@@ -83,35 +83,22 @@ class ZhangMIA(MembershipAttack):
 
     # -- attack ----------------------------------------------------------------------------------
     def run(self, api: "BlackBoxAPI", ctx: "AttackContext") -> MembershipScores:
-        from ._mia_data import item_vectors, mia_features
+        from ._mia_data import standardise
         from ._mia_model import member_probability, train_mlp, train_mlp_reference
 
-        know = ctx.knowledge.membership()
-        vectors = item_vectors(know.interactions_of(know.embedding), int(self.p.dim), ctx.rng(self.name, "item-vectors"))
-
-        # Shadow side: a recommender of the victim's kind, trained on the attacker's members.
-        shadow = shadow_api(self.name, know, ctx, bool(self.p.adaptive))
-        sh_users, sh_labels = labelled_shadow(know)
-        sh_hist = know.histories(sh_users)
-        X_sh = mia_features(sh_hist, shadow.query(sh_hist, users=sh_users), vectors)
-
-        # Target side: the victim, through the (possibly defended) black box, as far as the budget goes.
-        tg_users = affordable(know.targets, api)
-        tg_hist = know.histories(tg_users)
-        X_tg = mia_features(tg_hist, api.query(tg_hist, users=tg_users), vectors)
-
+        # The shadow recommender's lists for labelled shadow users, the black box's for the targets.
+        seen = observe(self.name, api, ctx, int(self.p.dim), bool(self.p.adaptive))
+        X_sh, sh_labels, X_tg = seen.shadow_features, seen.shadow_labels, seen.target_features
         if self.p.recipe == "reference":
             model = train_mlp_reference(X_sh, sh_labels, init_seed=ctx.seed_for(self.name, "mlp-init"), device=ctx.device)
         else:
             if self.p.standardize:
-                mu, sd = X_sh.mean(axis=0), X_sh.std(axis=0)
-                sd = np.where(sd > 1e-12, sd, 1.0)
-                X_sh, X_tg = (X_sh - mu) / sd, (X_tg - mu) / sd
+                X_sh, X_tg = standardise(X_sh, X_tg)
             model, _ = train_mlp(
                 X_sh, sh_labels, lr=float(self.p.mlp_lr), epochs=int(self.p.mlp_epochs), batch_size=int(self.p.mlp_batch),
                 weight_decay=float(self.p.mlp_weight_decay), init_seed=ctx.seed_for(self.name, "mlp-init"),
                 order_seed=ctx.seed_for(self.name, "mlp-order"), device=ctx.device,
             )
-        return MembershipScores(users=tg_users, scores=member_probability(model, X_tg), threshold=0.5,
-                                shadow_users=sh_users, shadow_scores=member_probability(model, X_sh),
-                                diagnostics={"n_shadow": float(len(sh_users))})
+        return MembershipScores(users=seen.target_users, scores=member_probability(model, X_tg), threshold=0.5,
+                                shadow_users=seen.shadow_users, shadow_scores=member_probability(model, X_sh),
+                                diagnostics={"n_shadow": float(len(seen.shadow_users))})
