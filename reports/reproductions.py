@@ -31,7 +31,7 @@ from .stats import Agg, aggregate, fmt
 from .summary import difference, metric_value, pair_key, relative_cost
 from .verdicts import (NO_COUNTERPART, NOT_RUN, RULE, Judgement, judge_cost, judge_effect, judge_level)
 
-__all__ = ["Match", "Protocol", "StandIn", "Headline", "Outcome", "Reproduction", "VERDICT_RULE",
+__all__ = ["Match", "Protocol", "StandIn", "surrogate_converged", "Headline", "Outcome", "Reproduction", "VERDICT_RULE",
            "match", "verdict", "reproduce", "build_reproductions"]
 
 #: The rule as the page states it (``recsec.reports.verdicts`` applies it).
@@ -97,15 +97,23 @@ def _same(value: Any, wanted: Any) -> bool:
 
 @dataclass(frozen=True)
 class Protocol:
-    """What a cell must be to count for a headline: a matcher per component kind."""
+    """What a cell must be to count for a headline: a matcher per component kind.
+
+    ``converged``: None takes any cell; True only cells whose surrogate stopped because its
+    held-out agreement stopped improving (:func:`surrogate_converged`); False only the others
+    (stopped at an epoch or time cap, or not known): a lower bound, never the verdict.
+    """
 
     dataset: Match = Match()
     recommender: Match = Match()
     attack: Match = Match()
     defense: Match = match("none")
+    converged: bool | None = None
 
     def matches(self, cell: CellRecord) -> bool:
-        return all(getattr(self, kind).matches(cell.component(kind)) for kind in KINDS)
+        if not all(getattr(self, kind).matches(cell.component(kind)) for kind in KINDS):
+            return False
+        return self.converged is None or surrogate_converged(cell) is self.converged
 
     def with_(self, kind: str, m: Match) -> "Protocol":
         return replace(self, **{kind: m})
@@ -113,6 +121,29 @@ class Protocol:
     @property
     def text(self) -> str:
         return " · ".join(getattr(self, kind).text for kind in KINDS)
+
+
+def surrogate_converged(cell: CellRecord) -> bool:
+    """Whether the cell's surrogate ran out of patience (DFME's "trained to convergence").
+
+    Read from what every extraction attack stores: its ``patience`` parameter and the
+    ``epochs`` / ``best_epoch`` diagnostics. Training stops when ``epochs - best_epoch``
+    reaches the patience (counted in passes: epochs / ``prefix_sample`` in separate mode), or
+    earlier at its epoch or time cap; only the first is convergence. A cell that lacks any of
+    these is not known to have converged.
+    """
+    attack = cell.component("attack")
+    found, patience = _param(attack, "patience")
+    epochs, best = metric_value(cell, "diag.epochs"), metric_value(cell, "diag.best_epoch")
+    shared = metric_value(cell, "diag.prefix_mode_shared")
+    _, sample = _param(attack, "prefix_sample")
+    try:
+        patience, epochs, best = float(patience), float(epochs), float(best)
+        sample = 1.0 if sample is None or shared == 1.0 else float(sample)
+    except (TypeError, ValueError):
+        return False
+    scale = sample if 0 < sample < 1 else 1.0
+    return found and patience > 0 and epochs - best >= math.ceil(patience / scale)
 
 
 @dataclass(frozen=True)
@@ -352,7 +383,9 @@ def reproduce(h: Headline, cells: Iterable[CellRecord]) -> Reproduction:
     """``h`` judged on ``cells``: only done cells count; matching failed or skipped ones are counted apart."""
     cells = list(cells)
     done = [c for c in cells if c.status == "done"]
-    not_counted = sum(1 for c in cells if c.status in ("failed", "skipped") and h.protocol.matches(c))
+    # a failed cell stored no diagnostics: its components alone say it was meant for this headline
+    meant = replace(h.protocol, converged=None)
+    not_counted = sum(1 for c in cells if c.status in ("failed", "skipped") and meant.matches(c))
     stand_ins = tuple((s, tuple(_outcomes(h, s.protocol, done, exclude=h.protocol))) for s in h.stand_ins)
     return Reproduction(h, tuple(_outcomes(h, h.protocol, done)), tuple(x for x in stand_ins if x[1]), not_counted)
 

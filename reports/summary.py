@@ -33,7 +33,9 @@ def metric_value(cell: CellRecord, metric: str) -> Any:
     """A cell's stored value of ``metric`` (``diag.<name>``: a diagnostic), or None."""
     if metric in cell.metrics:
         return cell.metrics[metric]
-    return cell.diagnostics.get(metric.removeprefix("diag."))
+    # the runner stores diagnostics as ``diag.<name>``; rows written by hand may drop the prefix
+    name = metric.removeprefix("diag.")
+    return cell.diagnostics.get(f"diag.{name}", cell.diagnostics.get(name))
 
 
 def _entry(cell: CellRecord, seeds: list[int]) -> dict[str, Any]:

@@ -38,9 +38,12 @@ HOSTILE = "<script>alert(1)</script>\"'&../../etc/passwd"
 DFME_BEAUTY = dict(
     dataset=("amazon-beauty-bert4rec", {}),
     recommender=("narm", {"max_len": 50}),
-    attack=("dfme-autoregressive", {"n_sequences": 5000, "seq_len": 50}),
+    attack=("dfme-autoregressive", {"n_sequences": 5000, "seq_len": 50, "patience": 20}),
     defense=("none", {}),
 )
+#: What the attack stores about a surrogate that ran out of patience (converged) or hit its time cap.
+CONVERGED = {"diag.epochs": 45.0, "diag.best_epoch": 25.0, "diag.prefix_mode_shared": 1.0}
+CAPPED = {"diag.epochs": 45.0, "diag.best_epoch": 44.0, "diag.prefix_mode_shared": 1.0}
 #: GRO's reference Beauty recipe: the larger catalogue, warm start, 50 epochs at batch 16, last epoch served.
 GRO_BEAUTY = dict(
     dataset=("amazon-beauty-bert4rec", {}),
@@ -62,9 +65,10 @@ class _Rows:
         self.rows: list[dict[str, Any]] = []
 
     def add(self, seed: int, metrics: dict[str, float], status: str = "done", benchmark: str = "repro",
-            **components: tuple[str, dict[str, Any]]) -> None:
+            diagnostics: dict[str, float] | None = None, **components: tuple[str, dict[str, Any]]) -> None:
         config: dict[str, Any] = {"seed": seed, "k": 100, "benchmark": benchmark}
-        row: dict[str, Any] = dict(id=len(self.rows) + 1, benchmark=benchmark, seed=seed, status=status, metrics=metrics)
+        row: dict[str, Any] = dict(id=len(self.rows) + 1, benchmark=benchmark, seed=seed, status=status, metrics=metrics,
+                                   diagnostics=diagnostics or {})
         for kind, (name, params) in components.items():
             # the instance names only the parameters a spec would set; config holds them all
             row[kind] = _instance(name, {k: v for k, v in params.items() if k != "max_len"})
@@ -77,9 +81,10 @@ class _Rows:
         return {r.headline.id: r for r in build_reproductions(from_rows(self.rows).cells, HEADLINES)}
 
 
-def _dfme(rows: _Rows, values: list[float], **overrides: Any) -> None:
+def _dfme(rows: _Rows, values: list[float], diagnostics: dict[str, float] = CONVERGED, **overrides: Any) -> None:
     for seed, v in enumerate(values):
-        rows.add(seed, {"attack.agr@10": v, "attack.agr@10_unmasked": v + 0.01}, **{**DFME_BEAUTY, **overrides})
+        rows.add(seed, {"attack.agr@10": v, "attack.agr@10_unmasked": v + 0.01}, diagnostics=diagnostics,
+                 **{**DFME_BEAUTY, **overrides})
 
 
 def _gro(rows: _Rows, defense: tuple[str, dict[str, Any]], values: dict[int, float], **metrics: float) -> None:
@@ -204,6 +209,27 @@ def test_wrong_dataset_file_shows_only_as_stand_in(tmp_path: Path) -> None:
     assert all(c.dataset.params["variant"] == "sequence-file" for c in o.cells)
     page = (render_site(rows.rows, tmp_path / "site") / "reproductions.html").read_text(encoding="utf-8")
     assert "stand-in" in page and "never the verdict" in page and "dfme-paper-beauty-narm-cpu.toml" in page
+
+
+def test_a_surrogate_stopped_by_its_cap_is_a_lower_bound_not_the_verdict(tmp_path: Path) -> None:
+    """DFME's claim is about a surrogate trained to convergence: a capped one is shown apart."""
+    rows = _Rows()
+    _dfme(rows, [0.41, 0.42, 0.43], diagnostics=CAPPED)
+    rep = rows.judge()["dfme-beauty-narm"]
+    assert rep.outcomes == () and rep.verdict == NOT_RUN
+    ((stand_in, (o,)),) = rep.stand_ins
+    assert "lower bound" in stand_in.label and o.value.n == 3
+    # patience counts passes: separate prefixes sampled at 0.5 need twice the epochs without gain
+    half = {"diag.epochs": 45.0, "diag.best_epoch": 15.0, "diag.prefix_mode_shared": 0.0}
+    sampled = dict(DFME_BEAUTY, attack=("dfme-autoregressive", {**DFME_BEAUTY["attack"][1], "prefix_sample": 0.5}))
+    rows = _Rows()
+    _dfme(rows, [0.42, 0.42, 0.43], diagnostics=half, **sampled)
+    _dfme(rows, [0.42], diagnostics={}, recommender=("narm", {"max_len": 50, "dropout": 0.2}))  # not known
+    rep = rows.judge()["dfme-beauty-narm"]
+    assert rep.outcomes == () and sorted(o.value.n for _, outs in rep.stand_ins for o in outs) == [1, 3]
+    rows = _Rows()
+    _dfme(rows, [0.42, 0.42, 0.43], diagnostics={**half, "diag.best_epoch": 5.0}, **sampled)
+    assert rows.judge()["dfme-beauty-narm"].verdict == REPRODUCED
 
 
 def test_gro_surrogate_is_judged_against_its_control_paired_by_seed() -> None:
@@ -344,7 +370,7 @@ def test_empty_database_lists_every_headline_not_yet_run(tmp_path: Path) -> None
 def test_page_links_cells_and_escapes_names(tmp_path: Path) -> None:
     rows = _Rows()
     for seed, v in enumerate([0.425, 0.43, 0.435]):
-        rows.add(seed, {"attack.agr@10": v}, benchmark=HOSTILE, **DFME_BEAUTY)
+        rows.add(seed, {"attack.agr@10": v}, benchmark=HOSTILE, diagnostics=CONVERGED, **DFME_BEAUTY)
     out = render_site(rows.rows, tmp_path / "site")
     page = (out / "reproductions.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
