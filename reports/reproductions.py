@@ -124,26 +124,9 @@ class Protocol:
 
 
 def surrogate_converged(cell: CellRecord) -> bool:
-    """Whether the cell's surrogate ran out of patience (DFME's "trained to convergence").
-
-    Read from what every extraction attack stores: its ``patience`` parameter and the
-    ``epochs`` / ``best_epoch`` diagnostics. Training stops when ``epochs - best_epoch``
-    reaches the patience (counted in passes: epochs / ``prefix_sample`` in separate mode), or
-    earlier at its epoch or time cap; only the first is convergence. A cell that lacks any of
-    these is not known to have converged.
-    """
-    attack = cell.component("attack")
-    found, patience = _param(attack, "patience")
-    epochs, best = metric_value(cell, "diag.epochs"), metric_value(cell, "diag.best_epoch")
-    shared = metric_value(cell, "diag.prefix_mode_shared")
-    _, sample = _param(attack, "prefix_sample")
-    try:
-        patience, epochs, best = float(patience), float(epochs), float(best)
-        sample = 1.0 if sample is None or shared == 1.0 else float(sample)
-    except (TypeError, ValueError):
-        return False
-    scale = sample if 0 < sample < 1 else 1.0
-    return found and patience > 0 and epochs - best >= math.ceil(patience / scale)
+    """Whether the cell's surrogate ran out of patience (DFME's "trained to convergence"), as
+    the extraction attack records it (``diag.converged``); a cell without it is not known to."""
+    return metric_value(cell, "diag.converged") == 1.0
 
 
 @dataclass(frozen=True)

@@ -356,6 +356,19 @@ def test_dfme_beats_untrained_surrogate_and_is_reproducible(arena):
     assert runs[0].metrics == runs[1].metrics
 
 
+def test_the_surrogate_records_whether_patience_or_a_cap_stopped_it(arena):
+    """diag.converged: 1 only when held-out agreement stopped improving for ``patience`` passes."""
+    from recsec.plugins.attacks.extraction import DFMERandom
+
+    patient = arena.attack(DFMERandom(**{**FAST, "epochs": 200, "patience": 1})).diagnostics
+    assert patient["diag.converged"] == 1.0 and patient["diag.epochs"] - patient["diag.best_epoch"] == 1
+    assert patient["diag.epochs"] < 200
+    capped = arena.attack(DFMERandom(**{**FAST, "epochs": 2, "patience": 50})).diagnostics
+    assert capped["diag.converged"] == 0.0 and capped["diag.epochs"] == 2
+    never = arena.attack(DFMERandom(**{**FAST, "epochs": 3, "patience": 0})).diagnostics
+    assert never["diag.converged"] == 0.0
+
+
 def test_fewshot_uses_a_fraction_of_training_users(arena):
     from recsec.plugins.attacks.extraction import DFMERandom, FewShotExtraction
 

@@ -8,7 +8,8 @@ extraction judge scores it (Agr@K against the undefended victim on real test use
 the surrogate's NDCG/HR, the observable held-out agreement); the attack reports
 only diagnostics about itself: ``sequences`` (labelled, real ones included),
 ``generation_s`` (collecting and labelling, sampler training included),
-``surrogate_train_s``, ``epochs``, ``best_epoch``, ``final_loss``,
+``surrogate_train_s``, ``epochs``, ``best_epoch``, ``final_loss``, ``converged`` (1 when
+patience ended training, 0 at the epoch or time cap),
 ``holdout_agr@10_init``, ``train_prefixes`` and the few-shot counts.
 """
 

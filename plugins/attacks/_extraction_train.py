@@ -237,6 +237,8 @@ def train_surrogate(rec: "SequentialRecommender", data: LabelledSet, train_idx: 
                                "loss": loss_v, "spent_s": time.perf_counter() - t0})
     net.load_state_dict(best_state)
     net.eval()
+    # converged: patience ran out (DFME's "trained to convergence"), not the epoch or time cap
     stats.update({"epochs": float(epoch), "best_epoch": float(best_epoch), "final_loss": loss_v,
-                  "surrogate_train_s": time.perf_counter() - t0, "prefix_mode_shared": float(mode == "shared")})
+                  "surrogate_train_s": time.perf_counter() - t0, "prefix_mode_shared": float(mode == "shared"),
+                  "converged": float(patience > 0 and bad >= patience)})
     return stats, (hs, ht), curve
