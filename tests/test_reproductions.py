@@ -221,7 +221,8 @@ def test_a_surrogate_stopped_by_its_cap_is_a_lower_bound_not_the_verdict(tmp_pat
     assert "lower bound" in stand_in.label and o.value.n == 3
     rows = _Rows()  # a cell that does not say (an older attack version): not known to have converged
     _dfme(rows, [0.42], diagnostics={"diag.epochs": 45.0, "diag.best_epoch": 25.0})
-    assert rows.judge()["dfme-beauty-narm"].outcomes == ()
+    rep = rows.judge()["dfme-beauty-narm"]
+    assert rep.outcomes == () and [o.value.n for _, outs in rep.stand_ins for o in outs] == [1]
 
 
 def test_gro_surrogate_is_judged_against_its_control_paired_by_seed() -> None:
